@@ -1,0 +1,2 @@
+"""Root conftest: loads the runbook suite's plugins (options, targets, services)."""
+pytest_plugins = ["fixtures.plugin", "fixtures.db_plugin"]

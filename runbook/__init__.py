@@ -1,0 +1,1 @@
+"""Flash Green runbook checks: plain Python, no pytest. One module per runbook step."""

@@ -1,0 +1,86 @@
+"""The one place that knows what is secret, and masks it.
+
+Secret *values* are registered in a process-wide set as soon as they are read (from an env
+file, the process environment, or a secret backend). Every message, report and log line goes
+through :func:`mask` before it leaves the process, so a value that slips into a message by
+mistake is still never printed.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from urllib.parse import quote, quote_plus
+
+MASK = "***"
+
+# Values this short would mask ordinary text (digits in line numbers); they are still never
+# put in messages on purpose, but the safety net cannot catch them without ruining output.
+MIN_MASKED_LENGTH = 4
+
+_lock = threading.Lock()
+_secrets: set[str] = set()
+
+
+def register(value: str | None) -> None:
+    """Remember ``value`` as secret (and its URL-encoded forms, as they appear in URLs)."""
+    if not value:
+        return
+    forms = {value, value.strip(), quote(value, safe=""), quote_plus(value)}
+    with _lock:
+        _secrets.update(f for f in forms if len(f) >= MIN_MASKED_LENGTH)
+
+
+def register_all(values: Iterable[str | None]) -> None:
+    for value in values:
+        register(value)
+
+
+def mask(text: object) -> str:
+    """``text`` as a string with every registered secret value replaced by ``***``."""
+    result = str(text)
+    with _lock:
+        # Longest first, so a secret that contains another is masked whole.
+        secrets = sorted(_secrets, key=len, reverse=True)
+    for secret in secrets:
+        if secret in result:
+            result = result.replace(secret, MASK)
+    return result
+
+
+def is_secret_key(key: str, names: Iterable[str], suffixes: Iterable[str]) -> bool:
+    """Whether the *value* of ``key`` is secret, by the contract's names and suffixes."""
+    return key in set(names) or any(key.endswith(s) for s in suffixes)
+
+
+def url_password(url: str) -> str | None:
+    """The password inside a PostgreSQL URL or conninfo string, if any.
+
+    psycopg's conninfo parser is the authority on what libpq would read; when it cannot parse
+    the value, the caller should treat the whole value as secret.
+    """
+    from psycopg.conninfo import conninfo_to_dict  # lazy: psycopg costs import time
+
+    return conninfo_to_dict(url).get("password") or None
+
+
+def register_env(values: Mapping[str, str], names: Iterable[str], suffixes: Iterable[str],
+                 url_keys: Iterable[str]) -> None:
+    """Register every secret value of an environment mapping, per the contract's rules."""
+    names, suffixes = list(names), list(suffixes)
+    for key, value in values.items():
+        if is_secret_key(key, names, suffixes):
+            register(value)
+    for key in url_keys:
+        value = values.get(key)
+        if not value:
+            continue
+        try:
+            register(url_password(value))
+        except Exception:  # unparseable URL: its password cannot be located, so hide it all
+            register(value)
+
+
+def forget_all() -> None:
+    """For tests only: start from an empty registry."""
+    with _lock:
+        _secrets.clear()

@@ -1,0 +1,45 @@
+"""Shared helpers for the project's own tests: run the CLIs and the runbook suite for real."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SCRIPTS = REPO / "scripts"
+
+pytest_plugins = ["pytester"]
+
+
+def run_script(name: str, *args: str, timeout: float = 120, env: dict | None = None,
+               cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run scripts/<name> as an operator would; output captured as text."""
+    return subprocess.run(
+        [sys.executable, str(SCRIPTS / name), *map(str, args)],
+        capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+        env=env if env is not None else os.environ.copy(), cwd=cwd or REPO,
+    )
+
+
+def run_ops_tests(pytester: pytest.Pytester, *args: str, timeout: float = 600) -> pytest.RunResult:
+    """Run the runbook suite (ops_tests/) in a subprocess, with the repo's pytest.ini.
+
+    A subprocess, so each run has its own plugin state and secret registry, like an operator's.
+    """
+    return pytester.runpytest_subprocess(
+        str(REPO / "ops_tests"), "-c", str(REPO / "pytest.ini"), "--rootdir", str(REPO),
+        "-p", "no:cacheprovider", *args, timeout=timeout,
+    )
+
+
+def assert_no_secrets(secrets: list[str], *outputs: str | Path) -> None:
+    """No secret value appears in any output text or file (JUnit XML, JSON, logs)."""
+    __tracebackhide__ = True
+    for output in outputs:
+        text = output.read_text(errors="replace") if isinstance(output, Path) else output
+        leaked = [i for i, s in enumerate(secrets) if s in text]
+        # Say which secret (by index) leaked where, never the value itself.
+        assert not leaked, f"secret #{leaked} appears in {output if isinstance(output, Path) else 'output'}"

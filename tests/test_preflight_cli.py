@@ -1,0 +1,109 @@
+"""scripts/preflight_check.py as an operator runs it: output, exit codes 0/1/2, bad input."""
+import json
+import os
+
+import pytest
+
+from tests.conftest import REPO, run_script
+from tests.test_envspec import PRODUCTION, STAGING
+
+
+def write(tmp_path, text, name="test.env"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def preflight(*args, **kwargs):
+    return run_script("preflight_check.py", *args, **kwargs)
+
+
+def test_a_sound_env_passes_with_exit_0(tmp_path):
+    result = preflight("--stage", "env", "--env-file", write(tmp_path, STAGING))
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "PASS env.environment APP_ENV, when set, is staging or production."
+    assert "SKIP env.database-tls applies to production only; this is staging" in lines
+    assert lines[-1] == "preflight: 17 passed, 0 failed, 2 skipped"
+    assert result.stderr == ""
+
+
+def test_a_failing_check_exits_1_and_later_stages_are_skipped_with_the_reason(tmp_path):
+    result = preflight("--env-file", write(tmp_path, STAGING.replace("API_KEY=k-3f9a7c1e5b\n", "")))
+    assert result.returncode == 1
+    assert f"FAIL env.api-key API_KEY is missing ({tmp_path}/test.env): set it" in result.stdout
+    assert "SKIP secrets.stage skipped: stage env failed" in result.stdout
+    assert "SKIP db.stage skipped: stage env failed" in result.stdout
+    assert result.stdout.splitlines()[-1] == "preflight: 16 passed, 1 failed, 4 skipped"
+
+
+def test_json_has_every_check_with_id_stage_status_message_duration(tmp_path):
+    result = preflight("--stage", "env", "--format", "json", "--env-file",
+                       write(tmp_path, STAGING + "USE_ICE_LIVE=true\n"))
+    assert result.returncode == 1
+    document = json.loads(result.stdout)
+    assert document["exit_code"] == 1 and document["environment"] == "staging"
+    checks = {c["id"]: c for c in document["checks"]}
+    assert len(checks) == 19
+    ice = checks["env.ice-live"]
+    assert ice["stage"] == "env" and ice["status"] == "FAIL" and ice["where"] == f"{tmp_path}/test.env line 9"
+    assert "ICE_API_URL, ICE_USERNAME and ICE_PASSWORD are missing" in ice["message"]
+    assert all(isinstance(c["duration"], float) for c in document["checks"])
+
+
+def test_without_env_file_it_reads_the_process_environment():
+    env = {k: v for k, v in os.environ.items() if k != "APP_ENV"}
+    env.update(API_KEY="k-from-environ", CLIENT_CERT_SUBJECT_HEADER="X-S",
+               DATABASE_URL="postgresql://fg@db.internal/fg")
+    result = preflight("--stage", "env", env=env)
+    assert result.returncode == 0, result.stdout
+    env.pop("API_KEY")
+    result = preflight("--stage", "env", env=env)
+    assert result.returncode == 1
+    assert "FAIL env.api-key API_KEY is missing (process environment)" in result.stdout
+
+
+def test_production_template_fails_on_its_placeholders_and_a_filled_copy_passes(tmp_path):
+    template = REPO / "env.production.example"
+    result = preflight("--stage", "env", "--env-file", template)
+    assert result.returncode == 1
+    for key, line in (("API_KEY", 8), ("DATABASE_URL", 18), ("VAULT_TOKEN", 35)):
+        assert f"FAIL env.no-placeholders {key} holds a placeholder ({template} line {line})" in result.stdout
+    for key in ("OIDC_ISSUER", "OIDC_AUDIENCE", "VAULT_SECRET_PATH"):
+        assert f"{key} still has the template's sample value" in result.stdout
+
+    filled = template.read_text()
+    for old, new in (("<production-api-key>", "k-prod-5e4d3c"),
+                     ("https://login.example.com/realms/flash-green", "https://login.flash.example/realms/fg"),
+                     ("OIDC_AUDIENCE=flash-green-api", "OIDC_AUDIENCE=fg-trading-api"),
+                     ("<db-password>", "db-pw-7a6b5c"), ("<db-host>", "db.prod.internal"),
+                     ("<vault-host>", "vault.prod.internal"), ("<vault-token>", "hvs.prod-token-1f2e"),
+                     ("secret/flash-green/production", "kv/fg/prod")):
+        filled = filled.replace(old, new)
+    result = preflight("--stage", "env", "--env-file", write(tmp_path, filled, ".env.production"))
+    assert result.returncode == 0, result.stdout
+    assert "FAIL" not in result.stdout and "WARN" not in result.stdout
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--env-file", "{tmp}/nope.env"], "{tmp}/nope.env: no such file"),
+    (["--env-file", "{tmp}"], "is a directory, not an env file"),
+    (["--env-file", "{tmp}/latin1.env"], "latin1.env line 1: not UTF-8 text"),
+    (["--env-file", "{tmp}/garbage.env"], "garbage.env line 2: not a KEY=value assignment that python-dotenv can parse"),
+    (["--environment", "prod"], "--environment 'prod' is not one of staging, production"),
+    (["--stage", "deploy"], "argument --stage: invalid choice: 'deploy'"),
+    (["--format", "yaml"], "argument --format: invalid choice: 'yaml'"),
+    (["--db-connect-timeout", "0"], "must be greater than 0"),
+    (["--vault-min-ttl", "soon"], "not a duration: 'soon'"),
+    (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+])
+def test_bad_invocation_is_one_line_and_exit_2(tmp_path, args, expected):
+    (tmp_path / "latin1.env").write_bytes(b"A=caf\xe9\n")
+    (tmp_path / "garbage.env").write_bytes(b"A=1\n\x1b[31m nonsense here\n")
+    args = [a.format(tmp=tmp_path) for a in args]
+    result = preflight(*args, env={**os.environ, "APP_ENV": "staging"})
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert expected.format(tmp=tmp_path) in result.stderr
+
