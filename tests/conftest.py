@@ -11,7 +11,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 SCRIPTS = REPO / "scripts"
 
-pytest_plugins = ["pytester"]
+pytest_plugins = ["pytester", "tests.pg_fixtures"]
 
 
 def run_script(name: str, *args: str, timeout: float = 120, env: dict | None = None,

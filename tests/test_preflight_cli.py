@@ -67,18 +67,19 @@ def test_production_template_fails_on_its_placeholders_and_a_filled_copy_passes(
     template = REPO / "env.production.example"
     result = preflight("--stage", "env", "--env-file", template)
     assert result.returncode == 1
-    for key, line in (("API_KEY", 8), ("DATABASE_URL", 18), ("VAULT_TOKEN", 35)):
+    for key, line in (("API_KEY", 8), ("OIDC_AUDIENCE", 15), ("DATABASE_URL", 18), ("VAULT_ADDR", 33),
+                      ("VAULT_TOKEN", 35), ("VAULT_SECRET_PATH", 37)):
         assert f"FAIL env.no-placeholders {key} holds a placeholder ({template} line {line})" in result.stdout
-    for key in ("OIDC_ISSUER", "OIDC_AUDIENCE", "VAULT_SECRET_PATH"):
-        assert f"{key} still has the template's sample value" in result.stdout
+    assert f"FAIL env.no-placeholders OIDC_ISSUER still has the template's sample value ({template} line 13)" \
+        in result.stdout
 
     filled = template.read_text()
     for old, new in (("<production-api-key>", "k-prod-5e4d3c"),
                      ("https://login.example.com/realms/flash-green", "https://login.flash.example/realms/fg"),
-                     ("OIDC_AUDIENCE=flash-green-api", "OIDC_AUDIENCE=fg-trading-api"),
-                     ("<db-password>", "db-pw-7a6b5c"), ("<db-host>", "db.prod.internal"),
+                     ("OIDC_AUDIENCE=<oidc-audience>", "OIDC_AUDIENCE=fg-trading-api"),
+                     ("<db-user>:<db-password>@<db-host>:5432/<db-name>", "fg:db-pw-7a6b5c@db.prod.internal:5432/fg"),
                      ("<vault-host>", "vault.prod.internal"), ("<vault-token>", "hvs.prod-token-1f2e"),
-                     ("secret/flash-green/production", "kv/fg/prod")):
+                     ("<mount>/flash-green/production", "kv/fg/prod")):
         filled = filled.replace(old, new)
     result = preflight("--stage", "env", "--env-file", write(tmp_path, filled, ".env.production"))
     assert result.returncode == 0, result.stdout

@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""Benchmark: the database step's probe and connect deadline, each beside a bare psycopg baseline.
+
+    python bench/db_probe.py [--repeat N] [--timeout SECONDS]
+
+In one run, on one throwaway cluster (fixtures.pgcluster.LocalCluster):
+
+1. healthy probe: ``runbook.database.probe`` (connect, SELECT 1 x3, version, pg_dump --version,
+   pg_stat_ssl, alembic) against the baseline ``psycopg.connect`` + ``SELECT 1``; median and
+   best of N, and the ratio probe / baseline (the probe runs at every pod start);
+2. two silent addresses (loopback listeners that accept TCP and never answer): the suite's
+   ``ConnSettings.connect`` against bare ``psycopg.connect(connect_timeout=T)`` with the same
+   host list; the suite must end within T + 1 s, the baseline waits T per address.
+"""
+from __future__ import annotations
+
+import argparse
+import socket
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable from a checkout
+
+import psycopg  # noqa: E402
+
+from fixtures.pgcluster import LocalCluster  # noqa: E402
+from runbook import database  # noqa: E402
+from runbook.context import make_context  # noqa: E402
+from runbook.contract import load_contract  # noqa: E402
+from runbook.envfile import parse_env_text  # noqa: E402
+from runbook.settings import Settings  # noqa: E402
+
+
+def timed(fn, repeat: int) -> list[float]:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def context(url: str, timeout: float):
+    return make_context(parse_env_text(f"DATABASE_URL={url}\n", "bench.env"), load_contract(),
+                        Settings(db_connect_timeout=timeout))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--timeout", type=float, default=2.0)
+    args = parser.parse_args()
+
+    with LocalCluster() as cluster:
+        url = cluster.dsn("postgres") + "?sslmode=disable"
+        ctx = context(url, args.timeout)
+
+        def baseline():
+            with psycopg.connect(url, connect_timeout=5) as conn:
+                conn.execute("SELECT 1").fetchone()
+
+        def probe():
+            findings = database.probe(ctx)
+            assert findings[0].status.value == "PASS", findings[0].message
+
+        baseline(), probe()  # warm up imports and the server's caches
+        base, ours = timed(baseline, args.repeat), timed(probe, args.repeat)
+        print(f"healthy, {args.repeat} runs: baseline connect+SELECT 1 median {statistics.median(base) * 1000:.1f} ms "
+              f"(best {min(base) * 1000:.1f}); probe median {statistics.median(ours) * 1000:.1f} ms "
+              f"(best {min(ours) * 1000:.1f}); ratio probe/baseline {statistics.median(ours) / statistics.median(base):.1f}")
+
+    with socket.socket() as first, socket.socket() as second:
+        first.bind(("127.0.0.1", 0))
+        first.listen()
+        port = first.getsockname()[1]
+        second.bind(("127.0.0.2", port))
+        second.listen()
+        silent = f"postgresql://bench:bench-password@127.0.0.1:{port},127.0.0.2:{port}/bench"
+        started = time.monotonic()
+        try:
+            psycopg.connect(silent, connect_timeout=int(args.timeout))
+        except psycopg.OperationalError:
+            pass
+        base_s = time.monotonic() - started
+        settings = database.connection_settings(context(silent, args.timeout))
+        started = time.monotonic()
+        try:
+            settings.connect()
+        except database.DatabaseUnreachable:
+            pass
+        ours_s = time.monotonic() - started
+    print(f"two silent addresses, timeout {args.timeout:g} s: bare psycopg {base_s:.2f} s; suite {ours_s:.2f} s "
+          f"(limit {args.timeout + 1:g} s); ratio suite/baseline {ours_s / base_s:.2f}")
+    return 0 if ours_s < args.timeout + 1 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

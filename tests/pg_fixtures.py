@@ -1,0 +1,197 @@
+"""Shared fixtures for tests that need a real PostgreSQL (load with pytest_plugins in tests/conftest.py).
+
+- ``pg_cluster`` (session): one throwaway LocalCluster for the whole run, TLS on when
+  ``openssl`` exists (so encrypted and unencrypted sessions can both be tested); skipped, with
+  the places looked at, when no PostgreSQL server binaries exist.
+- ``pg_database`` (function): a fresh database owned by a fresh LOGIN role with a random
+  password, dropped afterwards. ``.url`` is its postgresql:// URL.
+- ``db_env_file(database_url, **overrides)``: an env file that passes the env contract
+  (the local target's minimal set) plus the given DATABASE_URL; ``KEY=None`` drops a key.
+
+Plain helpers: ``context(path, bundle=None, **settings)`` (a RunContext as the CLI builds it),
+``by_check`` / ``text_of`` (findings by id / as one text for secret scans), ``silent_listener``
+and ``closed_port`` (loopback sockets that never answer / refuse), ``fake_pg_dump``,
+``set_alembic_revision`` and ``write_script_directory`` (a tiny Alembic script directory).
+"""
+from __future__ import annotations
+
+import itertools
+import shutil
+import socket
+import textwrap
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from fixtures.pgcluster import BinariesNotFound, LocalCluster
+from fixtures.targets import random_secret, write_env_file
+from runbook import redact
+from runbook.context import make_context
+from runbook.contract import load_contract
+from runbook.envfile import read_env_file
+from runbook.settings import Settings
+
+_names = itertools.count(1)
+
+# What fixtures/targets.py LocalTarget.base_env holds: the smallest env the contract accepts.
+BASE_ENV = {
+    "APP_ENV": "staging",
+    "CLIENT_CERT_SUBJECT_HEADER": "X-Client-Cert-Subject",
+    "USE_LIVE_FEED": "false",
+    "USE_ICE_LIVE": "false",
+    "USE_POWERLEDGER_LIVE": "false",
+    "USE_WEB3_LOAN": "false",
+}
+
+
+@dataclass
+class PgDatabase:
+    """A database and its owner role on the session cluster."""
+
+    cluster: LocalCluster
+    name: str
+    user: str
+    password: str = field(repr=False)
+
+    @property
+    def host(self) -> str:
+        return self.cluster.host
+
+    @property
+    def port(self) -> int:
+        return self.cluster.port
+
+    def url(self, *, password: str | None = None, dbname: str | None = None, query: str = "") -> str:
+        """postgresql://user:password@127.0.0.1:port/name[?query] (other password/db for failure tests)."""
+        pw = self.password if password is None else password
+        url = (f"postgresql://{quote(self.user, safe='')}:{quote(pw, safe='')}@{self.host}:{self.port}/"
+               f"{quote(dbname or self.name, safe='')}")
+        return f"{url}?{query}" if query else url
+
+    def connect(self, **kwargs):
+        import psycopg
+
+        kwargs.setdefault("connect_timeout", 10)
+        kwargs.setdefault("autocommit", True)
+        return psycopg.connect(self.url(), **kwargs)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster(pytestconfig):
+    """One throwaway PostgreSQL for the session (removed at the end, also on Ctrl-C)."""
+    cluster = LocalCluster(pytestconfig.getoption("pg_bin_dir", None), ssl=shutil.which("openssl") is not None)
+    try:
+        cluster.start()
+    except BinariesNotFound as exc:
+        pytest.skip(str(exc))
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def pg_database(pg_cluster):
+    """A fresh database + owner role (random password); dropped after the test."""
+    n = next(_names)
+    db = PgDatabase(pg_cluster, f"testdb_{n}", f"testuser_{n}", random_secret("db-password"))
+    redact.register(db.password)
+    pg_cluster.create_role(db.user, db.password)
+    try:
+        pg_cluster.create_database(db.name, owner=db.user)
+        yield db
+    finally:
+        from psycopg import sql
+
+        pg_cluster.drop_database(db.name)
+        with pg_cluster.connect() as conn:
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(db.user)))
+
+
+@pytest.fixture
+def db_env_file(tmp_path):
+    """db_env_file(database_url, name="db.env", **overrides) -> Path of a contract-valid env file."""
+
+    def write(database_url: str | None, name: str = "db.env", **overrides: str | None) -> Path:
+        values = {**BASE_ENV, "API_KEY": random_secret("test-api-key"), "DATABASE_URL": database_url}
+        values.update(overrides)
+        values = {k: v for k, v in values.items() if v is not None}
+        return write_env_file(tmp_path / name, values, "written by tests/pg_fixtures.py")
+
+    return write
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers for database tests (plain functions)
+
+
+def context(path: Path, bundle: dict | None = None, **settings):
+    ctx = make_context(read_env_file(path), load_contract(), Settings(**settings))
+    if bundle:
+        redact.register_all(bundle.values())
+        ctx.bundle = bundle
+    return ctx
+
+
+def by_check(findings):
+    return {f.check: f for f in findings}
+
+
+def text_of(findings) -> str:
+    return "\n".join(f"{f.check} {f.status.value} {f.message} {f.where}" for f in findings)
+
+
+@contextmanager
+def silent_listener(host: str = "127.0.0.1", port: int = 0):
+    """Accepts TCP connections (in the kernel's backlog) and never says a word."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, port))
+        s.listen(16)
+        yield s.getsockname()[1]
+
+
+def closed_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # closed again when we return: nothing listens there
+
+
+def fake_pg_dump(directory: Path, version_line: str) -> Path:
+    # A stand-in pg_dump that only answers --version: the one way to have an older pg_dump
+    # than the server on this machine (only PostgreSQL 15 is installed).
+    directory.mkdir()
+    script = directory / "pg_dump"
+    script.write_text(f"#!/bin/sh\necho '{version_line}'\n")
+    script.chmod(0o755)
+    return directory
+
+
+def set_alembic_revision(pg_database, *revisions: str) -> None:
+    with pg_database.connect() as conn:
+        conn.execute("CREATE TABLE alembic_version (version_num varchar(32) NOT NULL PRIMARY KEY)")
+        for rev in revisions:
+            conn.execute("INSERT INTO alembic_version VALUES (%s)", (rev,))
+
+
+def write_script_directory(root: Path, revisions: list[tuple[str, str | None]]) -> Path:
+    """A tiny Alembic script directory: alembic.ini + migrations/versions/<rev>.py."""
+    versions = root / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    (root / "alembic.ini").write_text("[alembic]\nscript_location = %(here)s/migrations\n")
+    for rev, down in revisions:
+        (versions / f"{rev}.py").write_text(textwrap.dedent(f"""\
+            revision = {rev!r}
+            down_revision = {down!r}
+            branch_labels = None
+            depends_on = None
+
+            def upgrade():
+                pass
+
+            def downgrade():
+                pass
+            """))
+    return root / "alembic.ini"
