@@ -1,0 +1,171 @@
+"""The rules of ``promtool check metrics``, as pure functions over parsed exposition text.
+
+promtool's checks are client_golang's ``prometheus/testutil/promlint``: a fixed list of rules,
+each run once per metric family, each problem reported as ``<metric> <text>``. The rules, the
+unit tables and the problem texts below are promlint's own, so a finding here reads like
+promtool's output. Two versions are kept, because operators run both:
+
+* ``CURRENT``: client_golang >= 1.20 (Prometheus 3.x's promtool). Adds "metric not unique"
+  (duplicate series) and reports a type in the name only for the family's own type.
+* ``LEGACY``: client_golang 1.14, as in Debian 12's promtool 2.42: no duplicate rule; any
+  type name (counter, gauge, summary, histogram, gauge_histogram) in any typed or untyped name.
+
+Where promlint's outcome depends on Go's random map order (1.14: a name with two unit words),
+the deterministic order of later versions (the first unit word in the name) is used.
+Duplicate series are detected on the label *set* (promlint compares label lists in the order
+written, so it misses ``a{x="1",y="2"}`` beside ``a{y="2",x="1"}``, which is the same series).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from runbook.exposition import TEXT, Family, parse, series_key
+
+CURRENT, LEGACY = "current", "client_golang-1.14"
+RULESETS = (CURRENT, LEGACY)
+
+# promlint's units table: unit -> its base unit.
+UNITS = {
+    "amperes": "amperes", "bytes": "bytes", "celsius": "celsius", "grams": "grams",
+    "joules": "joules", "kelvin": "kelvin", "meters": "meters", "metres": "metres",
+    "seconds": "seconds", "volts": "volts",
+    "minutes": "seconds", "hours": "seconds", "days": "seconds", "weeks": "seconds",
+    "kelvins": "kelvin", "fahrenheit": "celsius", "rankine": "celsius",
+    "inches": "meters", "yards": "meters", "miles": "meters",
+    "bits": "bytes",
+    "calories": "joules",
+    "pounds": "grams", "ounces": "grams",
+}
+UNIT_PREFIXES = ("pico", "nano", "micro", "milli", "centi", "deci", "deca", "hecto", "kilo", "kibi",
+                 "mega", "mibi", "giga", "gibi", "tera", "tebi", "peta", "pebi")
+UNIT_ABBREVIATIONS = ("s", "ms", "us", "ns", "sec", "b", "kb", "mb", "gb", "tb", "pb", "m", "h", "d")
+# dto.MetricType names other than UNTYPED, lower-cased (the legacy type-in-name rule).
+TYPE_NAMES = ("counter", "gauge", "summary", "histogram", "gauge_histogram")
+_CAMEL_CASE = re.compile(r"[a-z][A-Z]")
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    metric: str
+    text: str
+    line: int = 0
+
+    def __str__(self) -> str:  # promtool's own output line
+        return f"{self.metric} {self.text}"
+
+
+def lint_text(text: str | bytes, fmt: str = TEXT, ruleset: str = CURRENT) -> list[Problem]:
+    """Lint exposition text; raises exposition.ExpositionError when it does not parse."""
+    return lint_families(parse(text, fmt).families, ruleset)
+
+
+def lint_families(families: list[Family], ruleset: str = CURRENT) -> list[Problem]:
+    if ruleset not in RULESETS:
+        raise ValueError(f"unknown promlint ruleset {ruleset!r}: use one of {', '.join(RULESETS)}")
+    rules = [_help, _units, _counter, _histogram_summary_reserved,
+             _type_in_name_legacy if ruleset == LEGACY else _type_in_name,
+             _reserved_chars, _camel_case, _unit_abbreviations]
+    if ruleset == CURRENT:
+        rules.append(_duplicates)
+    problems = []
+    for family in families:
+        for rule in rules:
+            problems.extend(Problem(family.name, text, line or family.line) for text, line in rule(family))
+    # promlint sorts by metric name, then text.
+    return sorted(problems, key=lambda p: (p.metric, p.text, p.line))
+
+
+# Each rule yields (text, line); line 0 means "the family's first line".
+
+def _help(f: Family):
+    if not f.help:
+        yield "no help text", 0
+
+
+def metric_unit(name: str) -> tuple[str, str] | None:
+    """The first unit word in ``name`` and its base unit (promlint's metricUnits)."""
+    for word in name.split("_"):
+        if word in UNITS:
+            return word, UNITS[word]
+        for prefix in UNIT_PREFIXES:
+            if word.startswith(prefix) and word[len(prefix):] in UNITS:
+                return word, UNITS[word[len(prefix):]]
+    return None
+
+
+def _units(f: Family):
+    found = metric_unit(f.name)
+    if found and found[0] != found[1]:
+        yield f'use base unit "{found[1]}" instead of "{found[0]}"', 0
+
+
+def _counter(f: Family):
+    has_total = f.name.endswith("_total")
+    if f.type == "counter" and not has_total:
+        yield 'counter metrics should have "_total" suffix', 0
+    elif f.type not in ("counter", "untyped") and has_total:
+        yield 'non-counter metrics should not have "_total" suffix', 0
+
+
+def _histogram_summary_reserved(f: Family):
+    if f.type == "untyped":
+        return
+    histogram, summary = f.type == "histogram", f.type == "summary"
+    if not histogram and f.name.endswith("_bucket"):
+        yield 'non-histogram metrics should not have "_bucket" suffix', 0
+    if not histogram and not summary and f.name.endswith("_count"):
+        yield 'non-histogram and non-summary metrics should not have "_count" suffix', 0
+    if not histogram and not summary and f.name.endswith("_sum"):
+        yield 'non-histogram and non-summary metrics should not have "_sum" suffix', 0
+    for sample in f.samples:
+        if not histogram and "le" in sample.labels:
+            yield 'non-histogram metrics should not have "le" label', sample.line
+        if not summary and "quantile" in sample.labels:
+            yield 'non-summary metrics should not have "quantile" label', sample.line
+
+
+def _contains_word(name: str, word: str) -> bool:
+    return f"_{word}_" in name or name.endswith(f"_{word}")
+
+
+def _type_in_name(f: Family):
+    if f.type != "untyped" and _contains_word(f.name.lower(), f.type):
+        yield f"metric name should not include type '{f.type}'", 0
+
+
+def _type_in_name_legacy(f: Family):
+    for typename in TYPE_NAMES:
+        if _contains_word(f.name.lower(), typename):
+            yield f"metric name should not include type '{typename}'", 0
+
+
+def _reserved_chars(f: Family):
+    if ":" in f.name:
+        yield "metric names should not contain ':'", 0
+
+
+def _camel_case(f: Family):
+    if _CAMEL_CASE.search(f.name):
+        yield "metric names should be written in 'snake_case' not 'camelCase'", 0
+    for sample in f.samples:
+        for label in sample.labels:
+            if _CAMEL_CASE.search(label):
+                yield "label names should be written in 'snake_case' not 'camelCase'", sample.line
+
+
+def _unit_abbreviations(f: Family):
+    name = f.name.lower()
+    for abbreviation in UNIT_ABBREVIATIONS:
+        if _contains_word(name, abbreviation):
+            yield "metric names should not contain abbreviated units", 0
+
+
+def _duplicates(f: Family):
+    seen: dict[str, int] = {}
+    for sample in f.samples:
+        key = series_key(sample)
+        if key in seen:
+            yield f"metric not unique ({key} on lines {seen[key]} and {sample.line})", sample.line
+        else:
+            seen[key] = sample.line

@@ -1,0 +1,304 @@
+"""The metrics step against real HTTP servers on loopback: every failure the issue names."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from werkzeug.wrappers import Response
+
+from fixtures.targets import random_secret, write_env_file
+from runbook import metrics
+from runbook.context import make_context
+from runbook.contract import load_contract
+from runbook.envfile import parse_env_text
+from runbook.findings import Status
+from runbook.settings import Settings
+from tests.conftest import run_script
+from tests.metrics_http import OPENMETRICS_TYPE, ScriptedServer, SilentListener, exposition
+
+BASE_ENV = {
+    "APP_ENV": "staging",
+    "CLIENT_CERT_SUBJECT_HEADER": "X-Client-Cert-Subject",
+}
+TIMEOUT = 1.0
+
+
+@pytest.fixture(scope="module")
+def server():
+    server = ScriptedServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture(autouse=True)
+def _fresh(server):
+    server.reset()
+
+
+@pytest.fixture
+def silent():
+    listener = SilentListener()
+    yield listener
+    listener.close()
+
+
+def context(values: dict[str, str], **settings):
+    values = {**BASE_ENV, "API_KEY": random_secret("api"), **values}
+    text = "".join(f"{k}='{v}'\n" for k, v in values.items())
+    options = {"http_timeout": TIMEOUT, "metrics_interval": 0.05, **settings}
+    return make_context(parse_env_text(text, "test.env"), load_contract(), Settings(**options))
+
+
+def service_env(server, **extra) -> dict[str, str]:
+    return {"SERVICE_URL": server.url, "METRICS_PORT": str(server.port), **extra}
+
+
+def by_check(findings):
+    return {f.check.split(".", 1)[1]: f for f in findings}
+
+
+def healthy(server):
+    server.serve("/health", Response('{"status": "ok"}', content_type="application/json"))
+
+
+# -- the happy paths ------------------------------------------------------------------------
+
+def test_a_good_endpoint_passes_every_check(server):
+    server.serve_metrics(exposition(orders=10), exposition(orders=12))
+    healthy(server)
+    findings = by_check(metrics.preflight(context(service_env(server))))
+    assert {name: f.status for name, f in findings.items()} == {
+        "scrape": Status.PASS, "parse": Status.PASS, "lint": Status.PASS,
+        "required": Status.PASS, "stable": Status.PASS, "health": Status.PASS}
+    assert all(f.stage == "metrics" for f in findings.values())
+    # Scraped as a Prometheus server scrapes: it asks for OpenMetrics first.
+    accept = [h["Accept"] for path, h in server.requests if path == "/metrics"]
+    assert len(accept) == 2 and accept[0].startswith("application/openmetrics-text")
+
+
+def test_openmetrics_is_parsed_with_the_openmetrics_parser(server):
+    body = ("# HELP process_start_time_seconds Start time.\n# TYPE process_start_time_seconds gauge\n"
+            "process_start_time_seconds 1.7e9\n# HELP flash_green_orders Orders.\n"
+            "# TYPE flash_green_orders counter\nflash_green_orders_total 3\n# EOF\n")
+    server.serve_metrics(body, content_type=OPENMETRICS_TYPE)
+    probe = metrics.MetricsProbe(context(service_env(server)))
+    assert probe.parse().status is Status.PASS and "OpenMetrics" in probe.parse().message
+    # The counter family is named as exposed, with _total, as in the text format.
+    assert probe.required().status is Status.PASS
+    assert probe.lint().status is Status.PASS
+
+
+def test_the_address_follows_the_env_contract():
+    assert metrics.scrape_url({}) == "http://127.0.0.1:8000/metrics"
+    assert metrics.scrape_url({"METRICS_PORT": "9100"}) == "http://127.0.0.1:9100/metrics"
+    assert metrics.scrape_url({"SERVICE_URL": "https://svc.internal:8443/api", "METRICS_PORT": "9100"}) \
+        == "http://svc.internal:9100/metrics"
+    assert metrics.scrape_url({"METRICS_URL": "http://m.internal:1/x", "METRICS_PORT": "2"}) == "http://m.internal:1/x"
+    assert metrics.health_url({"SERVICE_URL": "http://svc:8080/"}) == "http://svc:8080/health"
+    assert metrics.health_url({}) is None
+
+
+def test_a_bad_metrics_port_fails_the_scrape_and_says_where():
+    findings = by_check(metrics.preflight(context({"METRICS_PORT": "80a"})))
+    assert findings["scrape"].status is Status.FAIL
+    assert "METRICS_PORT must be an integer 1-65535, found '80a' (test.env line 4)" in findings["scrape"].message
+    assert findings["parse"].status is Status.SKIP
+
+
+# -- each failure the issue names -------------------------------------------------------------
+
+def test_http_500_fails_the_scrape_and_skips_what_needs_a_body(server):
+    server.serve_metrics("boom", status=500)
+    findings = by_check(metrics.preflight(context(service_env(server))))
+    assert findings["scrape"].status is Status.FAIL
+    assert f"GET {server.url}/metrics answered HTTP 500 INTERNAL SERVER ERROR, expected 200" \
+        in findings["scrape"].message
+    for name in ("parse", "lint", "required", "stable"):
+        assert findings[name].status is Status.SKIP, name
+        assert "the scrape of" in findings[name].message
+
+
+@pytest.mark.parametrize("content_type", ["text/html; charset=utf-8", "application/json",
+                                          "text/plain; version=9.9.9"])
+def test_a_wrong_content_type_fails_the_scrape(server, content_type):
+    server.serve_metrics(exposition(), content_type=content_type)
+    finding = metrics.MetricsProbe(context(service_env(server))).scrape()
+    assert finding.status is Status.FAIL
+    assert f"answered with Content-Type {content_type!r}, expected text/plain; version=0.0.4 or " \
+           f"application/openmetrics-text" in finding.message
+
+
+def test_a_body_that_does_not_parse_names_the_line(server):
+    body = exposition().replace('venue="powerledger"} 5', 'venue="powerledger"} 5.5.5')
+    server.serve_metrics(body)
+    probe = metrics.MetricsProbe(context(service_env(server)))
+    finding = probe.parse()
+    assert finding.status is Status.FAIL
+    assert "does not parse as Prometheus text 0.0.4: line 7:" in finding.message
+    assert """'flash_green_orders_total{venue="powerledger"} 5.5.5'""" in finding.message
+    assert finding.where == f"{server.url}/metrics line 7"
+    assert probe.lint().status is Status.SKIP and probe.required().status is Status.SKIP
+
+
+def test_a_structural_error_prometheus_rejects_is_a_parse_failure(server):
+    # prometheus_client's text parser accepts a second TYPE line; Prometheus does not.
+    server.serve_metrics(exposition(extra="# TYPE flash_green_orders_total gauge\n"))
+    finding = metrics.MetricsProbe(context(service_env(server))).parse()
+    assert finding.status is Status.FAIL
+    assert "line 14: second TYPE line for metric name 'flash_green_orders_total'" in finding.message
+
+
+def test_an_openmetrics_body_that_does_not_parse_names_the_line(server):
+    body = "# HELP up Up.\n# TYPE up gauge\nup 1\nup{x=1} 2\n# EOF\n"
+    server.serve_metrics(body, content_type=OPENMETRICS_TYPE)
+    finding = metrics.MetricsProbe(context(service_env(server))).parse()
+    assert finding.status is Status.FAIL
+    assert "does not parse as OpenMetrics: line 4:" in finding.message and "'up{x=1} 2'" in finding.message
+
+
+def test_lint_problems_warn_by_default_and_fail_when_strict(server):
+    extra = "# TYPE flash_green_queue_latency_milliseconds gauge\nflash_green_queue_latency_milliseconds 3\n"
+    server.serve_metrics(exposition(extra=extra))
+    lenient = metrics.MetricsProbe(context(service_env(server))).lint()
+    assert lenient.status is Status.WARN
+    assert "2 problems in 1 metric families" in lenient.message
+    assert 'flash_green_queue_latency_milliseconds no help text (line 14)' in lenient.message
+    assert 'use base unit "seconds" instead of "milliseconds"' in lenient.message
+    strict = metrics.MetricsProbe(context(service_env(server), metrics_strict=True)).lint()
+    assert strict.status is Status.FAIL and strict.message == lenient.message
+
+
+def test_a_missing_required_family_is_named(server):
+    body = "# HELP up Up.\n# TYPE up gauge\nup 1\n"
+    server.serve_metrics(body)
+    finding = metrics.MetricsProbe(context(service_env(server))).required()
+    assert finding.status is Status.FAIL
+    assert "lacks family process_start_time_seconds; a family whose name starts with flash_green_ " \
+           "(required by contract.toml [metrics])" in finding.message
+
+
+def test_a_counter_that_went_backwards_names_the_series_and_both_values(server):
+    server.serve_metrics(exposition(orders=12), exposition(orders=3))
+    finding = metrics.MetricsProbe(context(service_env(server), metrics_interval=0.2)).stable()
+    assert finding.status is Status.FAIL
+    assert 'counters went backwards: flash_green_orders_total{venue="ice"} went from 12.0 to 3.0' \
+        in finding.message
+    assert "two scrapes 0.2 s apart" in finding.message
+
+
+def test_a_restart_between_scrapes_fails(server):
+    server.serve_metrics(exposition(start_time=1700000000.0), exposition(start_time=1700000042.5, orders=11))
+    finding = metrics.MetricsProbe(context(service_env(server))).stable()
+    assert finding.status is Status.FAIL
+    assert "process_start_time_seconds changed from 1700000000.0 to 1700000042.5: the service restarted" \
+        in finding.message
+    assert "went backwards" not in finding.message
+
+
+def test_the_two_scrapes_are_the_interval_apart(server):
+    server.serve_metrics(exposition())
+    probe = metrics.MetricsProbe(context(service_env(server), metrics_interval=0.5))
+    probe.first()
+    started = time.monotonic()
+    assert probe.stable().status is Status.PASS
+    assert 0.5 <= time.monotonic() - started < 1.5
+
+
+def test_a_listener_that_never_answers_fails_within_the_timeout(silent):
+    probe = metrics.MetricsProbe(context({"METRICS_URL": f"{silent.url}/metrics"}))
+    started = time.monotonic()
+    finding = probe.scrape()
+    elapsed = time.monotonic() - started
+    assert finding.status is Status.FAIL
+    assert f"GET {silent.url}/metrics failed: no answer within 1 s (timed out)" in finding.message
+    assert TIMEOUT <= elapsed < TIMEOUT + 1
+    assert silent.accepted, "the listener never saw the connection"
+
+
+def test_a_refused_connection_is_retried_then_fails_fast(silent):
+    port = silent.port
+    silent.close()  # nothing listens there now
+    started = time.monotonic()
+    finding = metrics.MetricsProbe(context({"METRICS_PORT": str(port)})).scrape()
+    assert finding.status is Status.FAIL
+    assert f"GET http://127.0.0.1:{port}/metrics failed: connection refused (after 2 retries)" in finding.message
+    assert "(address from host 127.0.0.1; METRICS_PORT, test.env line 4)" in finding.message
+    assert time.monotonic() - started < TIMEOUT + 1
+
+
+# -- health -----------------------------------------------------------------------------------
+
+def test_health_non_200_fails(server):
+    server.serve("/health", Response('{"status": "ok"}', status=503, content_type="application/json"))
+    finding = metrics.MetricsProbe(context(service_env(server))).health()
+    assert finding.status is Status.FAIL
+    assert f"GET {server.url}/health answered HTTP 503 SERVICE UNAVAILABLE, expected 200" in finding.message
+
+
+@pytest.mark.parametrize("status", ["degraded", "DOWN", ""])
+def test_health_with_an_unhealthy_status_fails(server, status):
+    server.serve("/health", Response(f'{{"status": "{status}", "db": "ok"}}', content_type="application/json"))
+    finding = metrics.MetricsProbe(context(service_env(server))).health()
+    assert finding.status is Status.FAIL
+    assert f"answered 200 but its status is {status!r}, expected one of ok, pass, healthy" in finding.message
+
+
+@pytest.mark.parametrize("body", ['{"status": "pass"}', '{"status": "Healthy"}', "OK", '{"uptime": 3}'])
+def test_health_ok_statuses_and_bodies_without_one_pass(server, body):
+    server.serve("/health", Response(body))
+    assert metrics.MetricsProbe(context(service_env(server))).health().status is Status.PASS
+
+
+def test_health_that_never_answers_fails_within_the_timeout(silent):
+    started = time.monotonic()
+    finding = metrics.MetricsProbe(context({"SERVICE_URL": silent.url})).health()
+    assert finding.status is Status.FAIL and "no answer within 1 s" in finding.message
+    assert time.monotonic() - started < TIMEOUT + 1
+
+
+def test_health_is_skipped_without_service_url():
+    finding = metrics.MetricsProbe(context({})).health()
+    assert finding.status is Status.SKIP and "SERVICE_URL is not set" in finding.message
+
+
+# -- the preflight command line ---------------------------------------------------------------
+
+def _env_file(tmp_path, server):
+    values = {**BASE_ENV, "API_KEY": random_secret("api"), **service_env(server)}
+    return write_env_file(tmp_path / "service.env", values, "metrics test"), values["API_KEY"]
+
+
+def test_cli_metrics_stage_exits_0_on_a_good_service(server, tmp_path):
+    server.serve_metrics(exposition())
+    healthy(server)
+    env_file, api_key = _env_file(tmp_path, server)
+    result = run_script("preflight_check.py", "--stage", "metrics", "--env-file", env_file,
+                        "--http-timeout", "2", "--metrics-interval", "0.1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "PASS metrics.stable" in result.stdout and "6 passed, 0 failed, 0 skipped" in result.stdout
+    assert api_key not in result.stdout + result.stderr
+
+
+def test_cli_metrics_stage_exits_1_when_a_check_fails(server, tmp_path):
+    server.serve_metrics("boom", status=500)
+    healthy(server)
+    env_file, _ = _env_file(tmp_path, server)
+    result = run_script("preflight_check.py", "--stage", "metrics", "--env-file", env_file,
+                        "--http-timeout", "2", "--format", "json")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert '"id": "metrics.scrape"' in result.stdout and '"status": "FAIL"' in result.stdout
+    assert result.stderr == ""
+
+
+def test_a_redirect_is_followed_as_prometheus_follows_it(server):
+    server.serve("/old-metrics", Response("", status=302, headers={"Location": "/metrics"}))
+    server.serve_metrics(exposition())
+    finding = metrics.MetricsProbe(context({"METRICS_URL": f"{server.url}/old-metrics"})).scrape()
+    assert finding.status is Status.PASS, finding.message
+
+
+def test_an_unusable_metrics_url_is_one_clear_failure():
+    finding = metrics.MetricsProbe(context({"METRICS_URL": "http://"})).scrape()
+    assert finding.status is Status.FAIL
+    assert "GET http:// failed: not a usable URL" in finding.message
+    assert "(address from METRICS_URL, test.env line 4)" in finding.message

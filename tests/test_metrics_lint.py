@@ -1,0 +1,109 @@
+"""Parsing and linting exposition text: pure functions, no server (runbook/exposition.py, promlint.py)."""
+from __future__ import annotations
+
+import pytest
+
+from runbook.exposition import OPENMETRICS, TEXT, ExpositionError, format_of, parse
+from runbook.promlint import CURRENT, LEGACY, Problem, lint_text, metric_unit
+
+GOOD = (
+    "# HELP jobs_total Jobs done.\n# TYPE jobs_total counter\n"
+    'jobs_total{queue="a"} 1\njobs_total{queue="b"} 2\n'
+    "# HELP rpc_seconds RPC time.\n# TYPE rpc_seconds histogram\n"
+    'rpc_seconds_bucket{le="1"} 1\nrpc_seconds_bucket{le="+Inf"} 1\nrpc_seconds_sum 0.5\nrpc_seconds_count 1\n'
+)
+
+
+def test_families_are_grouped_as_prometheus_groups_them():
+    exposition = parse(GOOD + 'jobs_total{queue="c"} 3\n')  # the counter again, after the histogram
+    assert [(f.name, f.type, f.help, f.line) for f in exposition.families] == [
+        ("jobs_total", "counter", True, 1), ("rpc_seconds", "histogram", True, 5)]
+    jobs = exposition.family("jobs_total")
+    assert [(s.name, s.labels, s.value, s.line) for s in jobs.samples] == [
+        ("jobs_total", {"queue": "a"}, 1.0, 3), ("jobs_total", {"queue": "b"}, 2.0, 4),
+        ("jobs_total", {"queue": "c"}, 3.0, 11)]
+    assert [s.name for s in exposition.family("rpc_seconds").samples] == [
+        "rpc_seconds_bucket", "rpc_seconds_bucket", "rpc_seconds_sum", "rpc_seconds_count"]
+
+
+def test_a_counter_declared_without_total_keeps_its_exposed_name():
+    # prometheus_client's parser would rename the sample to requests_total; Prometheus does not.
+    family = parse("# HELP requests R.\n# TYPE requests counter\nrequests 1\n").families[0]
+    assert family.name == "requests" and family.samples[0].name == "requests"
+    assert lint_text("# HELP requests R.\n# TYPE requests counter\nrequests 1\n") == [
+        Problem("requests", 'counter metrics should have "_total" suffix', 1)]
+
+
+def test_openmetrics_counters_are_named_as_exposed():
+    text = "# HELP jobs Jobs.\n# TYPE jobs counter\njobs_total 1\njobs_created 1.7e9\n# EOF\n"
+    exposition = parse(text, OPENMETRICS)
+    assert [(f.name, f.type, f.help) for f in exposition.families] == [("jobs_total", "counter", True)]
+    assert lint_text(text, OPENMETRICS) == []
+
+
+@pytest.mark.parametrize("text, line, reason, quoted", [
+    (GOOD + "rpc_seconds_count one\n", 11, "not valid exposition text", "rpc_seconds_count one"),
+    ("# HELP a A.\n\n\na{x=\"1\",x=\"2\"} 1\n", 4, "not valid exposition text", 'a{x="1",x="2"} 1'),
+    ("# HELP a A.\n# TYPE a gauge\n# TYPE a gauge\n", 3, "second TYPE line for metric name 'a'", "# TYPE a gauge"),
+    ("# HELP a A.\n# TYPE a stateset\na 1\n", 2, "unknown metric type 'stateset'", "# TYPE a stateset"),
+    ('# TYPE h histogram\nh_bucket{le="x"} 1\n', 2, "expected float as value for 'le' label", 'h_bucket{le="x"} 1'),
+    ("# HELP a A.\na 1 1.5\n", 2, "expected integer as timestamp, got '1.5'", "a 1 1.5"),
+])
+def test_a_parse_error_names_the_line_and_quotes_it(text, line, reason, quoted):
+    with pytest.raises(ExpositionError) as caught:
+        parse(text)
+    assert (caught.value.line, caught.value.text) == (line, quoted)
+    assert reason in caught.value.reason
+    assert str(caught.value).startswith(f"line {line}: ")
+
+
+def test_openmetrics_parse_errors_name_the_line():
+    with pytest.raises(ExpositionError) as caught:
+        parse("# HELP a A.\n# TYPE a gauge\na 1\n\na 2\n# EOF\n", OPENMETRICS)
+    assert caught.value.line == 4 and "Received blank line" in caught.value.reason
+    with pytest.raises(ExpositionError) as caught:
+        parse("# HELP a A.\n# TYPE a gauge\na 1\n", OPENMETRICS)
+    assert caught.value.line == 3 and "Missing # EOF" in caught.value.reason
+
+
+def test_a_body_that_is_not_utf8_names_the_line():
+    with pytest.raises(ExpositionError) as caught:
+        parse(b"# HELP a A.\na 1\nb\xff 2\n")
+    assert caught.value.line == 3 and caught.value.reason == "not UTF-8"
+
+
+def test_format_follows_the_content_type():
+    assert format_of("application/openmetrics-text; version=1.0.0") == OPENMETRICS
+    assert format_of("text/plain; version=0.0.4") == TEXT
+    assert format_of("") == TEXT
+
+
+def test_duplicate_series_are_flagged_by_the_current_rules_only():
+    text = ('# HELP jobs_total J.\n# TYPE jobs_total counter\njobs_total{a="1",b="2"} 1\n'
+            'jobs_total{b="2",a="1"} 2\n')
+    assert lint_text(text, ruleset=CURRENT) == [
+        Problem("jobs_total", 'metric not unique (jobs_total{a="1",b="2"} on lines 3 and 4)', 4)]
+    assert lint_text(text, ruleset=LEGACY) == []
+
+
+def test_type_in_name_current_checks_the_own_type_legacy_every_type():
+    text = "# HELP x_gauge_counter_total G.\n# TYPE x_gauge_counter_total counter\nx_gauge_counter_total 1\n"
+    assert [p.text for p in lint_text(text, ruleset=CURRENT)] == ["metric name should not include type 'counter'"]
+    assert [p.text for p in lint_text(text, ruleset=LEGACY)] == [
+        "metric name should not include type 'counter'", "metric name should not include type 'gauge'"]
+
+
+def test_units_follow_promlints_table():
+    assert metric_unit("disk_read_kilobytes_total") == ("kilobytes", "bytes")
+    assert metric_unit("room_temperature_fahrenheit") == ("fahrenheit", "celsius")
+    assert metric_unit("thermometers_total") is None  # "meters" only as a whole word
+    assert metric_unit("queue_wait_seconds_milliseconds") == ("seconds", "seconds")  # the first unit word
+
+
+def test_unknown_ruleset_is_refused():
+    with pytest.raises(ValueError, match="unknown promlint ruleset"):
+        lint_text(GOOD, ruleset="2.0")
+
+
+def test_a_clean_exposition_has_no_problems():
+    assert lint_text(GOOD) == [] and lint_text(GOOD, ruleset=LEGACY) == []

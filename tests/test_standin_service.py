@@ -1,0 +1,87 @@
+"""The local target's stand-in Flash Green process: real, moving metrics; stops cleanly."""
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from fixtures.standin_service import LocalFlashGreen
+from runbook import metrics
+from runbook.exposition import format_of, parse
+
+
+@pytest.fixture
+def standin(tmp_path):
+    service = LocalFlashGreen(tmp_path)
+    try:
+        service.start()
+        yield service
+    finally:
+        service.stop()
+
+
+def scrape(service, accept=metrics.PROMETHEUS_ACCEPT):
+    response = metrics.http_get(f"{service.url}/metrics", 5, accept)
+    assert response.status == 200
+    return parse(response.body, format_of(response.content_type))
+
+
+def test_env_points_the_step_at_it(tmp_path):
+    service = LocalFlashGreen(tmp_path)
+    assert service.env() == {"SERVICE_URL": f"http://127.0.0.1:{service.port}", "METRICS_PORT": str(service.port)}
+    assert metrics.scrape_url(service.env()) == f"http://127.0.0.1:{service.port}/metrics"
+
+
+def test_it_serves_real_metrics_that_move(standin):
+    first = scrape(standin)
+    time.sleep(0.5)
+    second = scrape(standin)
+    types = {f.name: f.type for f in first.families}
+    assert types["process_start_time_seconds"] == "gauge"
+    assert types["flash_green_orders_total"] == "counter"
+    assert types["flash_green_open_positions"] == "gauge"
+    assert types["flash_green_order_latency_seconds"] == "histogram"
+
+    def total(exposition, name, suffix=""):
+        return sum(s.value for s in exposition.family(name).samples if s.name == name + suffix)
+
+    assert total(second, "flash_green_trades_total") + total(second, "flash_green_orders_total") > \
+        total(first, "flash_green_trades_total") + total(first, "flash_green_orders_total")
+    assert total(second, "flash_green_order_latency_seconds", "_count") > \
+        total(first, "flash_green_order_latency_seconds", "_count")
+    # Both formats it negotiates parse, and are clean by promtool's rules.
+    assert scrape(standin, "text/plain;version=0.0.4").format == "text"
+    assert first.format == "openmetrics"
+
+
+def test_health_says_ok(standin):
+    response = metrics.http_get(f"{standin.url}/health", 5)
+    assert (response.status, response.body) == (200, b'{"status": "ok"}')
+
+
+def test_stop_ends_the_process_and_frees_the_port(tmp_path):
+    service = LocalFlashGreen(tmp_path)
+    service.start()
+    process = service.process
+    started = time.monotonic()
+    service.stop()
+    assert process.returncode is not None and time.monotonic() - started < 5
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", service.port), timeout=1).close()
+    assert not (tmp_path / "standin-service.log").exists()
+    service.stop()  # a second stop is harmless
+
+
+def test_a_start_that_fails_says_why_and_leaves_nothing(tmp_path):
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen(1)
+    service = LocalFlashGreen(tmp_path)
+    service.port = blocker.getsockname()[1]  # taken: the process cannot listen there
+    try:
+        with pytest.raises(RuntimeError, match="exited with code 1 before answering.*Address already in use"):
+            service.start()
+    finally:
+        blocker.close()
+    assert service.process is None
