@@ -264,6 +264,20 @@ def _hint(cause: str, settings: ConnSettings) -> str:
     return "check the connection settings and the server's log"
 
 
+def _bundle(ctx: RunContext) -> dict[str, str] | None:
+    """The secret bundle: the secrets stage's, or loaded now when the db step runs alone
+    (``--stage db``). No bundle is not an error here: the connection then fails on its own
+    terms (no password supplied), which names the real problem."""
+    if ctx.bundle is not None:
+        return ctx.bundle
+    from runbook import secrets  # lazy: hvac / boto3 only when a backend is configured
+
+    try:
+        return secrets.load_bundle(ctx)
+    except secrets.BundleUnavailable:
+        return None
+
+
 def connection_settings(ctx: RunContext) -> ConnSettings:
     """The database the env describes: DATABASE_URL wins over the DB_* trio (as the contract says).
 
@@ -302,9 +316,11 @@ def connection_settings(ctx: RunContext) -> ConnSettings:
                 f"DB_* settings ({ctx.source.where(key)}) are not valid libpq parameters: "
                 f"{redact.mask(' '.join(str(exc).split()))}") from None
     params = {k: str(v) for k, v in params.items()}
-    if not params.get("password") and ctx.bundle and ctx.bundle.get("DB_PASSWORD"):
-        redact.register(ctx.bundle["DB_PASSWORD"])
-        params["password"] = ctx.bundle["DB_PASSWORD"]
+    if not params.get("password"):
+        bundle = _bundle(ctx)
+        if bundle and bundle.get("DB_PASSWORD"):
+            redact.register(bundle["DB_PASSWORD"])
+            params["password"] = bundle["DB_PASSWORD"]
     redact.register(params.get("password"))
     params.pop("connect_timeout", None)  # ours, from --db-connect-timeout, governs
     return ConnSettings(params=params, connect_timeout=float(ctx.settings.db_connect_timeout),

@@ -1,0 +1,152 @@
+"""Shared by the secrets step's tests: an env file per scenario, and every output of a run.
+
+A scenario (a sealed Vault, a secret scheduled for deletion, ...) is judged three ways, as
+operators meet it: the preflight CLI's text, its JSON, and the runbook suite's JUnit XML. The
+three runs go in parallel (they are subprocesses) to keep the suite fast.
+"""
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3  # noqa: F401  (see below)
+import hvac  # noqa: F401
+import pytest
+import requests  # noqa: F401
+
+# The three are imported here, at collection, on purpose: pytester restores sys.modules after
+# each test, and a library first imported *inside* a pytester test would be half-forgotten
+# afterwards (requests' cookie classes stop matching http.cookiejar's).
+
+from fixtures.targets import free_port, random_secret, write_env_file
+from runbook import redact
+from runbook.context import RunContext, make_context
+from runbook.contract import load_contract
+from runbook.envfile import read_env_file
+from runbook.findings import Finding
+from runbook.settings import Settings
+from tests.conftest import REPO, assert_no_secrets, run_script
+
+SECRET_PATH = "secret/flash-green"
+
+
+def bundle(**overrides) -> dict[str, str]:
+    """A valid bundle with long random values (short ones would be too weak a leak probe)."""
+    values = {"DB_PASSWORD": random_secret("bundle-db-password"),
+              "API_SIGNING_KEY": random_secret("bundle-signing-key"),
+              "EXTRA_SETTING": random_secret("bundle-extra")}
+    values.update(overrides)
+    values = {k: v for k, v in values.items() if v is not None}
+    for value in values.values():
+        redact.register(value)
+    return values
+
+
+def env_file(directory: Path, values: dict[str, str], name: str = "secrets.env") -> Path:
+    return write_env_file(directory / name, values, "written by the secrets step's tests")
+
+
+def context_of(path: Path, **settings) -> RunContext:
+    return make_context(read_env_file(path), load_contract(), Settings(**settings))
+
+
+def the(findings: list[Finding], check: str) -> Finding:
+    """The one finding of ``check``."""
+    __tracebackhide__ = True
+    matches = [f for f in findings if f.check == check]
+    assert len(matches) == 1, f"expected one {check} finding, got {[f.check for f in findings]}"
+    return matches[0]
+
+
+@contextmanager
+def silent_listener() -> Iterator[int]:
+    """A port that accepts connections (the kernel's backlog) and never answers."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(16)
+        yield s.getsockname()[1]
+
+
+def closed_port() -> int:
+    return free_port()
+
+
+def timed_preflight(ctx: RunContext) -> tuple[list[Finding], float]:
+    from runbook import secrets
+
+    started = time.monotonic()
+    findings = secrets.preflight(ctx)
+    return findings, time.monotonic() - started
+
+
+@dataclass
+class Outputs:
+    text: subprocess.CompletedProcess
+    json: subprocess.CompletedProcess
+    suite: pytest.RunResult
+    junit: Path
+
+    @property
+    def document(self) -> dict:
+        return json.loads(self.json.stdout)
+
+    def junit_messages(self) -> str:
+        """Every failure, error and skip message and body of the JUnit XML, unescaped."""
+        root = ET.parse(self.junit).getroot()
+        parts = []
+        for element in root.iter():
+            if element.tag in ("failure", "error", "skipped"):
+                parts += [element.get("message") or "", element.text or ""]
+        return "\n".join(parts)
+
+
+def run_secrets_tests(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    """ops_tests/test_secrets.py -m secrets, as run_ops_tests runs the suite (own process, the
+    repo's pytest.ini), but only this step's module: other steps' modules are not under test."""
+    return pytester.runpytest_subprocess(
+        str(REPO / "ops_tests" / "test_secrets.py"), "-c", str(REPO / "pytest.ini"), "--rootdir", str(REPO),
+        "-p", "no:cacheprovider", "-m", "secrets", *args, timeout=120)
+
+
+def run_everywhere(pytester: pytest.Pytester, env: Path, *options: str) -> Outputs:
+    """The preflight CLI (text and JSON) and the runbook suite (JUnit XML) on ``env``."""
+    junit = pytester.path / "junit.xml"
+    cli = ("--stage", "secrets", "--env-file", str(env), *options)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        text = pool.submit(run_script, "preflight_check.py", *cli)
+        document = pool.submit(run_script, "preflight_check.py", *cli, "--format", "json")
+        suite = run_secrets_tests(pytester, "--env-file", str(env), f"--junitxml={junit}", *options)
+        return Outputs(text.result(), document.result(), suite, junit)
+
+
+def assert_reported(outputs: Outputs, check: str, status: str, fragment: str, secrets: list[str]) -> None:
+    """``check`` has ``status`` with ``fragment`` in its message in every output; no secret anywhere."""
+    __tracebackhide__ = True
+    assert_no_secrets(secrets, outputs.text.stdout, outputs.text.stderr, outputs.json.stdout,
+                      outputs.json.stderr, str(outputs.suite.stdout), str(outputs.suite.stderr), outputs.junit)
+    failing = status == "FAIL"
+    assert outputs.text.returncode == (1 if failing else 0), outputs.text.stderr
+    lines = [line for line in outputs.text.stdout.splitlines() if line.startswith(f"{status} {check} ")]
+    assert lines and fragment in lines[0], f"no '{status} {check}' line with {fragment!r} in:\n{outputs.text.stdout}"
+
+    document = outputs.document
+    entries = [c for c in document["checks"] if c["id"] == check]
+    assert document["exit_code"] == (1 if failing else 0)
+    assert entries and entries[0]["status"] == status and fragment in entries[0]["message"], document
+
+    counts = outputs.suite.parseoutcomes()
+    if failing:
+        assert counts.get("failed", 0) >= 1, str(outputs.suite.stdout)
+        assert fragment in outputs.junit_messages(), outputs.junit_messages()
+    else:
+        assert counts.get("failed", 0) == 0 and counts.get("passed", 0) >= 1, str(outputs.suite.stdout)
+    if status == "WARN":
+        assert "RunbookWarning" in str(outputs.suite.stdout) and fragment in str(outputs.suite.stdout)
