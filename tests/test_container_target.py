@@ -1,0 +1,308 @@
+"""The container target (--target container), run for real.
+
+Without an engine: every item skips with one reason that names what was tried. With an engine
+(CI starts one: ci/dockerd.sh): a missing image skips its service's items naming the image; a
+real PostgreSQL container serves the runbook's db items; no container survives the session, a
+failing test, Ctrl-C, or (via the next session's reaper) a killed run.
+
+The engine tests skip when no engine answers, except in CI (env CI set), where they fail: a
+skip is never a pass there. They use FLASHGREEN_POSTGRES_IMAGE (default
+flashgreen/postgres:15-local, built by ci/build_postgres_image.sh).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from fixtures import container_plugin, containers
+from tests.conftest import REPO, assert_no_secrets, run_ops_tests
+
+POSTGRES_IMAGE = os.environ.get("FLASHGREEN_POSTGRES_IMAGE", "flashgreen/postgres:15-local")
+MOTO_IMAGE = os.environ.get("FLASHGREEN_MOTO_IMAGE", "flashgreen/moto:5.0.14-local")
+
+
+def _unavailable(reason: str):
+    """Skip, or fail in CI: there the engine is part of the job."""
+    __tracebackhide__ = True
+    if os.environ.get("CI"):
+        pytest.fail(f"CI is set, so this must run: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def engine():
+    problem = containers.docker_engine_problem()
+    if problem:
+        _unavailable(f"needs a Docker engine: {problem}")
+    client = containers.engine_client()
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def network(engine) -> str:
+    # An engine without a bridge network (CI's dockerd --bridge=none) can only do host.
+    return "bridge" if engine.networks.list(names=["bridge"]) else "host"
+
+
+def _local_image(engine, image: str, script: str) -> str:
+    import docker
+
+    try:
+        engine.images.get(image)
+    except docker.errors.ImageNotFound:
+        _unavailable(f"image {image} is not on the engine: build it with {script}")
+    return image
+
+
+@pytest.fixture(scope="module")
+def postgres_image(engine) -> str:
+    return _local_image(engine, POSTGRES_IMAGE, "ci/build_postgres_image.sh")
+
+
+@pytest.fixture(scope="module")
+def moto_image(engine) -> str:
+    return _local_image(engine, MOTO_IMAGE, "ci/build_moto_image.sh")
+
+
+def _our_containers(engine) -> set[str]:
+    """Every container (running or not) that any container-target session created."""
+    return {c.name for c in engine.containers.list(all=True, filters={"label": containers.LABEL_SESSION})}
+
+
+def _skip_reasons(result) -> set[str]:
+    """The distinct skip reasons of the -ra summary ("SKIPPED [N] path[:line]: reason")."""
+    return {m.group(1) for line in result.outlines if (m := re.match(r"SKIPPED \[\d+\] \S+: (.*)$", line))}
+
+
+@pytest.fixture
+def dead_docker_host(monkeypatch) -> str:
+    """DOCKER_HOST naming a unix socket nobody listens on (connect: Connection refused)."""
+    directory = tempfile.mkdtemp(prefix="fg-dock-")  # short: unix socket paths are limited
+    path = os.path.join(directory, "dead.sock")
+    with socket.socket(socket.AF_UNIX) as s:
+        s.bind(path)  # the file stays; no listen(), so connecting is refused
+    url = f"unix://{path}"
+    monkeypatch.setenv("DOCKER_HOST", url)
+    yield url
+    os.unlink(path)
+    os.rmdir(directory)
+
+
+# --------------------------------------------------------------------------------------------
+# Without an engine
+
+
+def test_default_images_are_pinned_and_the_help_shows_them():
+    assert container_plugin._DEFAULTS == containers.DEFAULT_IMAGES
+    for image in containers.DEFAULT_IMAGES.values():
+        _, _, tag = image.rpartition(":")
+        assert "/" not in tag and tag and tag != "latest", f"{image} is not pinned"
+
+
+def test_options_resolve_once_into_settings():
+    from types import SimpleNamespace
+
+    settings = containers.ContainerSettings.from_options(SimpleNamespace(
+        postgres_image="pg:1", vault_image=None, moto_image=None, docker_network="host",
+        container_start_timeout=None, require_service=["postgres"]))
+    assert settings.images == {**containers.DEFAULT_IMAGES, "postgres": "pg:1"}
+    assert (settings.network, settings.start_timeout, settings.required) == ("host", 60.0, {"postgres"})
+    assert containers.ContainerSettings.from_options(None).network == "bridge"
+    with pytest.raises(ValueError, match="--docker-network overlay"):
+        containers.ContainerSettings.from_options(SimpleNamespace(docker_network="overlay"))
+
+
+def test_no_engine_skips_every_item_with_one_reason(pytester, dead_docker_host):
+    started = time.monotonic()
+    result = run_ops_tests(pytester, "--target", "container", "-m", "env or db", timeout=120)
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("skipped", 0) > 5 and not {"passed", "failed", "errors", "error"} & outcomes.keys(), outcomes
+    (reason,) = _skip_reasons(result)  # one reason for every item
+    assert reason.startswith("container target: ")
+    assert f"no Docker engine answered: tried DOCKER_HOST={dead_docker_host}: Connection refused" in reason
+    assert "ci/dockerd.sh start" in reason
+    assert time.monotonic() - started < 60
+
+
+def test_no_engine_with_a_required_service_stops_the_run(pytester, dead_docker_host):
+    result = run_ops_tests(pytester, "--target", "container", "-m", "db", "--require-service", "postgres",
+                           timeout=120)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    stderr = result.stderr.str()
+    assert f"--require-service postgres: no Docker engine answered: tried DOCKER_HOST={dead_docker_host}" in stderr
+    assert "Traceback" not in stderr + result.stdout.str()
+
+
+# --------------------------------------------------------------------------------------------
+# With an engine
+
+
+def test_missing_image_skips_that_services_items_naming_it(pytester, engine, network):
+    before = _our_containers(engine)
+    missing = "flashgreen/no-such-image:0"
+    started = time.monotonic()
+    result = run_ops_tests(pytester, "--target", "container", "--docker-network", network,
+                           "--postgres-image", missing, "-m", "db", timeout=120)
+    elapsed = time.monotonic() - started
+    outcomes = result.parseoutcomes()
+    assert result.ret == pytest.ExitCode.OK and outcomes.get("skipped", 0) >= 5, outcomes
+    assert "passed" not in outcomes and "failed" not in outcomes, outcomes
+    (reason,) = _skip_reasons(result)
+    assert f"image {missing} is not on the Docker engine and could not be pulled" in reason
+    assert "--postgres-image IMAGE" in reason
+    assert elapsed < 60, f"a pull that cannot succeed took {elapsed:.0f} s"
+    assert _our_containers(engine) <= before
+
+
+def test_missing_required_image_errors_naming_it(pytester, engine, network):
+    missing = "flashgreen/no-such-image:0"
+    result = run_ops_tests(pytester, "--target", "container", "--docker-network", network,
+                           "--postgres-image", missing, "--require-service", "postgres", "-m", "db", timeout=120)
+    outcomes = result.parseoutcomes()
+    errors = outcomes.get("errors", outcomes.get("error", 0))
+    assert result.ret == pytest.ExitCode.TESTS_FAILED and errors >= 5, outcomes
+    assert "skipped" not in outcomes and "passed" not in outcomes, outcomes
+    expected = f"postgres is required here (--require-service postgres) but cannot run: image {missing}"
+    assert expected in result.stdout.str()
+
+
+def test_db_items_pass_against_a_real_container_which_is_removed_after(pytester, engine, network, postgres_image):
+    before = _our_containers(engine)
+    result = run_ops_tests(pytester, "--target", "container", "--docker-network", network,
+                           "--postgres-image", postgres_image, "--require-service", "postgres", "-m", "db",
+                           timeout=300)
+    outcomes = result.parseoutcomes()
+    assert result.ret == pytest.ExitCode.OK and outcomes.get("passed", 0) >= 4, outcomes
+    prefix = f"started postgres: {postgres_image} as flashgreen-"
+    started = [line for line in result.outlines if line.startswith(prefix)]
+    assert len(started) == 1, result.outlines[-15:]
+    name = re.search(r" as (\S+) ", started[0]).group(1)
+    assert f"removed postgres: {name}" in result.outlines
+    assert _our_containers(engine) <= before
+
+
+def test_aws_items_pass_against_a_moto_container(pytester, engine, network, moto_image):
+    before = _our_containers(engine)
+    result = run_ops_tests(pytester, "--target", "container", "--docker-network", network,
+                           "--moto-image", moto_image, "--require-service", "aws", "-m", "secrets", timeout=300)
+    outcomes = result.parseoutcomes()
+    assert result.ret == pytest.ExitCode.OK and outcomes.get("passed", 0) >= 3, outcomes
+    assert any(line.startswith(f"started aws: {moto_image} as flashgreen-") for line in result.outlines)
+    vault = containers.DEFAULT_IMAGES["vault"]
+    if not engine.images.list(name=vault):  # Vault's items skip, naming the image
+        assert any(f"image {vault} is not on the Docker engine" in reason for reason in _skip_reasons(result))
+    assert _our_containers(engine) <= before
+
+
+# A test run under pytester: it starts the target's PostgreSQL, writes the names of the
+# containers of its session (as the engine lists them) to FG_REPORT, then passes, fails or hangs.
+PROBE_TEST = """
+import json, os, time
+import docker
+from fixtures.containers import LABEL_SESSION
+
+def test_uses_postgres(ensure_service, ops_target):
+    ensure_service("postgres")
+    client = docker.from_env()
+    running = client.containers.list(filters={"label": f"{LABEL_SESSION}={ops_target.runtime.session}"})
+    with open(os.environ["FG_REPORT"], "w") as f:
+        json.dump([c.name for c in running], f)
+    service = ops_target.services["postgres"]
+    with open(os.environ["FG_REPORT"] + ".secrets", "w") as f:  # for the parent's leak check
+        json.dump([service.password, service.cluster.password, ops_target.base_env["API_KEY"]], f)
+    if os.environ["FG_MODE"] == "fail":
+        assert False, "this test fails on purpose"
+    time.sleep(120)  # "hang": until the parent sends SIGINT
+"""
+
+
+def _probe_args(pytester, network: str, image: str) -> list[str]:
+    pytester.makeconftest((REPO / "conftest.py").read_text())
+    path = pytester.makepyfile(test_probe=PROBE_TEST)
+    return [str(path), "-c", str(REPO / "pytest.ini"), "--rootdir", str(pytester.path), "-p", "no:cacheprovider",
+            "--target", "container", "--docker-network", network, "--postgres-image", image]
+
+
+def test_failing_test_leaves_no_container(pytester, monkeypatch, engine, network, postgres_image):
+    report = pytester.path / "names.json"
+    monkeypatch.setenv("FG_REPORT", str(report))
+    monkeypatch.setenv("FG_MODE", "fail")
+    result = pytester.runpytest_subprocess(*_probe_args(pytester, network, postgres_image), timeout=300)
+    result.assert_outcomes(failed=1)
+    names = json.loads(report.read_text())
+    assert len(names) == 1, names  # the container really ran during the test
+    assert not _our_containers(engine) & set(names)
+    secrets = json.loads(Path(f"{report}.secrets").read_text())
+    assert_no_secrets(secrets, result.stdout.str(), result.stderr.str())
+
+
+# SIGINT back at its default disposition, then exec pytest (same pid): Python then turns SIGINT
+# into KeyboardInterrupt even when this run was started with SIGINT ignored (a background job
+# inherits that, and Python would keep ignoring it).
+SIGINT_DEFAULT_THEN_PYTEST = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.executable, [sys.executable, '-m', 'pytest', *sys.argv[1:]])"
+)
+
+
+def test_ctrl_c_leaves_no_container(pytester, engine, network, postgres_image):
+    report = pytester.path / "names.json"
+    env = dict(os.environ, FG_REPORT=str(report), FG_MODE="hang")
+    process = subprocess.Popen(
+        [sys.executable, "-c", SIGINT_DEFAULT_THEN_PYTEST, *_probe_args(pytester, network, postgres_image)],
+        cwd=pytester.path, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not report.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert report.exists(), f"the test never started its container: {process.poll()=}"
+        names = json.loads(report.read_text())
+        assert len(names) == 1 and names[0] in _our_containers(engine)
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == pytest.ExitCode.INTERRUPTED, output[-2000:]
+    assert "KeyboardInterrupt" in output
+    assert not _our_containers(engine) & set(names)
+
+
+def test_containers_of_a_dead_session_are_reaped(engine, postgres_image):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    host = socket.gethostname()
+
+    def create(owner: str):  # created, never started: the reaper must not care
+        labels = {containers.LABEL_SESSION: "reaper-test", containers.LABEL_OWNER: owner}
+        return engine.containers.create(postgres_image, labels=labels)
+
+    orphan = create(f"{host}:{dead.pid}:1")
+    alive = create(containers.owner_label())
+    elsewhere = create(f"other-host:{dead.pid}:1")
+    try:
+        removed = containers.reap_stale_containers(engine)
+        assert orphan.name in removed
+        assert alive.name not in removed and elsewhere.name not in removed  # a live owner; another machine's
+        assert orphan.name not in _our_containers(engine)
+    finally:
+        import docker
+
+        for container in (orphan, alive, elsewhere):
+            try:
+                container.remove(force=True)
+            except docker.errors.NotFound:
+                pass
