@@ -1,0 +1,116 @@
+"""Fixtures for the backup tests: Chinook loaded once on the session cluster, copied per test.
+
+- ``chinook_template`` (session): the Chinook database (../shared/datasets/chinook_serial.sql)
+  loaded once and owned by a password-authenticated role, kept as a template.
+- ``chinook`` (function): a fresh copy (CREATE DATABASE ... TEMPLATE, fast), an Endpoint with
+  the owner's credentials; dropped afterwards.
+- ``scratch`` (function): ScratchDatabase factory on the session cluster (superuser), each
+  dropped afterwards.
+"""
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+from psycopg import sql
+
+from fixtures.backup_plugin import CHINOOK, CHINOOK_DB, load_chinook
+from fixtures.scratchdb import ScratchDatabase
+from fixtures.targets import random_secret
+from runbook import redact
+from runbook.backup import Endpoint
+
+TEMPLATE = "flashgreen_chinook_template"
+OWNER = "chinook_owner"
+_copies = itertools.count(1)
+
+
+def admin_endpoint(cluster, dbname: str = "postgres") -> Endpoint:
+    return Endpoint.from_conninfo(cluster.dsn(dbname), connect_timeout=10)
+
+
+# Made once per cluster, even when several test modules import these fixtures (each import
+# is its own session fixture): keyed by the cluster's port.
+_made: dict[tuple[int, str], object] = {}
+
+
+@pytest.fixture(scope="session")
+def chinook_owner(pg_cluster) -> tuple[str, str]:
+    key = (pg_cluster.port, "owner")
+    if key not in _made:
+        password = random_secret("chinook-pw")
+        redact.register(password)
+        pg_cluster.create_role(OWNER, password)
+        _made[key] = (OWNER, password)
+    return _made[key]
+
+
+@pytest.fixture(scope="session")
+def chinook_template(pg_cluster, chinook_owner) -> str:
+    if not CHINOOK.exists():
+        pytest.skip(f"the Chinook dataset is missing: {CHINOOK}")
+    key = (pg_cluster.port, "template")
+    if key not in _made:
+        load_chinook(pg_cluster, chinook_owner[0])
+        with pg_cluster.connect() as conn:
+            conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(CHINOOK_DB),
+                                                                          sql.Identifier(TEMPLATE)))
+        _made[key] = TEMPLATE
+    return _made[key]
+
+
+@pytest.fixture
+def chinook(pg_cluster, chinook_template, chinook_owner) -> Endpoint:
+    """A fresh copy of Chinook; Endpoint with the owner's (password) credentials."""
+    name = f"chinook_copy_{next(_copies)}"
+    user, password = chinook_owner
+    with pg_cluster.connect() as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {} OWNER {}").format(
+            sql.Identifier(name), sql.Identifier(chinook_template), sql.Identifier(user)))
+    try:
+        yield Endpoint.from_conninfo(pg_cluster.dsn(name, user, password), connect_timeout=10)
+    finally:
+        pg_cluster.drop_database(name)
+
+
+@pytest.fixture
+def scratch(pg_cluster):
+    """scratch() -> a new empty ScratchDatabase on the session cluster; all dropped afterwards."""
+    made: list[ScratchDatabase] = []
+
+    def make() -> ScratchDatabase:
+        db = ScratchDatabase(admin_endpoint(pg_cluster))
+        made.append(db)
+        return db.create()
+
+    try:
+        yield make
+    finally:
+        for db in made:
+            db.drop()
+
+
+def sql_run(endpoint: Endpoint, *statements: str) -> list:
+    """Run statements (autocommit) and return the last one's rows, if any."""
+    rows: list = []
+    with endpoint.connect("flashgreen-test") as conn:
+        for statement in statements:
+            cur = conn.execute(statement)
+            rows = cur.fetchall() if cur.description else []
+    return rows
+
+
+def by_check(findings) -> dict[str, list]:
+    result: dict[str, list] = {}
+    for f in findings:
+        result.setdefault(f.check, []).append(f)
+    return result
+
+
+def failures(findings) -> list[str]:
+    return [f"{f.check}: {f.message}" for f in findings if f.status.value == "FAIL"]
+
+
+def dir_entries(path: Path) -> list[str]:
+    return sorted(p.name for p in path.iterdir())

@@ -1,0 +1,311 @@
+"""Backups that fail, round trips that are killed, and secrets that must stay off command lines."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from fixtures.pgcluster import reap_stale_clusters
+from fixtures.scratchdb import PREFIX, ScratchDatabase, drop_stale, list_scratch, owner_alive, scratch_name
+from runbook import backup
+from tests.backup_fixtures import (admin_endpoint, chinook, chinook_owner, chinook_template,  # noqa: F401
+                                   dir_entries, failures, scratch, sql_run)
+from tests.conftest import REPO, assert_no_secrets, run_script
+from tests.test_backup_verify import env_for
+
+
+def wait_for(condition, timeout: float, what: str, interval: float = 0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout} s waiting for {what}")
+
+
+def pg_dump_backend(admin) -> int | None:
+    rows = sql_run(admin, "SELECT pid FROM pg_stat_activity WHERE application_name = 'flashgreen-backup-pg_dump' "
+                          "AND wait_event_type = 'Lock'")
+    return rows[0][0] if rows else None
+
+
+def test_backup_whose_connection_is_terminated_mid_dump_leaves_nothing(pg_cluster, chinook, tmp_path):
+    """pg_dump's backend is terminated while it dumps (held up by a table lock, so the kill
+    lands mid-dump every time): exit 1, a message, nothing at PATH."""
+    admin = admin_endpoint(pg_cluster, chinook.dbname)
+    out_dir = tmp_path / "backups"
+    out_dir.mkdir()
+    env_file = env_for(chinook, tmp_path)
+    # Hold a lock pg_dump must wait for, so the kill lands while it is dumping (deterministic).
+    with admin.connect("lock-holder", autocommit=False) as holder:
+        holder.execute("LOCK TABLE track IN ACCESS EXCLUSIVE MODE")
+        proc = subprocess.Popen([sys.executable, str(REPO / "scripts" / "backup.py"), "--env-file", str(env_file),
+                                 "--output", str(out_dir / "flash-green-backup.sql")],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+        try:
+            pid = wait_for(lambda: pg_dump_backend(admin), 30, "pg_dump to wait on the lock")
+            sql_run(admin, f"SELECT pg_terminate_backend({pid})")
+            stdout, stderr = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        holder.rollback()
+    assert proc.returncode == 1, stdout + stderr
+    assert "backup failed: pg_dump failed" in stderr and "nothing was written to" in stderr
+    assert "Traceback" not in stderr
+    assert dir_entries(out_dir) == []  # no dump, no manifest, no partial file
+    assert_no_secrets([chinook.password], stdout, stderr)
+    # The manifest session was cancelled, not left waiting on the lock.
+    assert not sql_run(admin, "SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'flashgreen-backup%'")
+
+
+def write_shims(directory: Path, log: Path) -> Path:
+    """pg_dump/psql/pg_restore wrappers that record their argv (and whether PGPASSWORD is set,
+    never its value), then exec the real program."""
+    directory.mkdir()
+    for name in ("pg_dump", "psql", "pg_restore"):
+        real = backup.program(name)
+        shim = directory / name
+        shim.write_text(f"""#!/bin/sh
+printf '%s' "{name}" >> "{log}"
+for arg in "$@"; do printf ' %s' "$arg" >> "{log}"; done
+if [ -n "$PGPASSWORD" ]; then echo ' [PGPASSWORD set]' >> "{log}"; else echo >> "{log}"; fi
+exec "{real}" "$@"
+""")
+        shim.chmod(0o755)
+    return directory
+
+
+def test_password_is_on_no_command_line(chinook, scratch, tmp_path, monkeypatch):
+    log = tmp_path / "argv.log"
+    monkeypatch.setenv("PATH", f"{write_shims(tmp_path / 'shims', log)}:{os.environ['PATH']}")
+    seen: list[str] = []
+    stop = threading.Event()
+
+    def sample_proc() -> None:  # what any local user could read while the tools run
+        while not stop.is_set():
+            for entry in os.scandir("/proc"):
+                if entry.name.isdigit():
+                    try:
+                        cmdline = Path(entry.path, "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                    except OSError:
+                        continue
+                    if any(tool in cmdline for tool in ("pg_dump", "pg_restore", "psql")):
+                        seen.append(cmdline)
+            time.sleep(0.002)
+
+    sampler = threading.Thread(target=sample_proc)
+    sampler.start()
+    try:
+        for fmt in ("plain", "custom"):
+            result = backup.backup(chinook, tmp_path / f"b.{fmt}", fmt=fmt)
+            restored = scratch()
+            # Restore with the owner's password-authenticated role too (it owns the scratch
+            # database, hence its public schema, as an application database's owner would).
+            sql_run(restored.server, f'ALTER DATABASE "{restored.name}" OWNER TO {chinook.options["user"]}')
+            target = chinook.with_params(dbname=restored.name)
+            backup.restore(target, result.path, manifest=result.manifest)
+            assert not failures(backup.verify(target, result.manifest))
+    finally:
+        stop.set()
+        sampler.join()
+    calls = log.read_text().splitlines()
+    assert [c.split()[0] for c in calls] == ["pg_dump", "psql", "pg_dump", "pg_restore"], calls
+    assert all(c.endswith("[PGPASSWORD set]") for c in calls)  # it travels in the environment
+    assert seen, "the sampler saw no client process: it proved nothing"
+    assert_no_secrets([chinook.password], log, "\n".join(seen))
+
+
+def test_backup_cli_bad_invocations_exit_2_with_one_line(chinook, tmp_path):
+    env_file = env_for(chinook, tmp_path)
+    existing = tmp_path / "exists.sql"
+    existing.write_text("old backup")
+    cases = [
+        (["--output", str(tmp_path / "x.sql"), "--jobs", "2"], "--jobs 2 needs --format directory"),
+        (["--output", str(existing)], "already exists"),
+        (["--output", str(tmp_path / "missing" / "x.sql")], "does not exist"),
+        (["--output", str(tmp_path / "x.sql"), "--format", "tar"], "invalid choice"),
+        ([], "--output"),
+    ]
+    for args, expected in cases:
+        result = run_script("backup.py", "--env-file", env_file, *args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert expected in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert existing.read_text() == "old backup"
+
+
+def test_backup_cli_writes_dump_and_manifest(chinook, tmp_path):
+    out = tmp_path / "flash-green-backup.sql"
+    result = run_script("backup.py", "--env-file", env_for(chinook, tmp_path), "--output", out)
+    assert result.returncode == 0, result.stderr
+    assert f"manifest: {out}.manifest.json (11 tables, 15607 rows" in result.stdout
+    assert out.exists() and Path(f"{out}.manifest.json").exists()
+    assert_no_secrets([chinook.password], result.stdout, result.stderr, Path(f"{out}.manifest.json"), out)
+
+
+def test_unreachable_source_fails_fast_and_leaves_nothing(tmp_path):
+    from fixtures.targets import free_port
+
+    gone = backup.Endpoint.from_conninfo(f"postgresql://u:pw-secret-1234@127.0.0.1:{free_port()}/db", connect_timeout=2)
+    started = time.monotonic()
+    with pytest.raises(backup.BackupError, match="cannot open the backup snapshot on 127.0.0.1"):
+        backup.backup(gone, tmp_path / "x.sql")
+    assert time.monotonic() - started < 3
+    assert dir_entries(tmp_path) == []
+
+
+# --------------------------------------------------------------------------------------------
+# Scratch databases
+
+
+def test_stale_scratch_databases_of_dead_owners_are_dropped(pg_cluster):
+    admin = admin_endpoint(pg_cluster)
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        alive_name = scratch_name(child.pid)
+        sql_run(admin, f'CREATE DATABASE "{alive_name}"')
+    finally:
+        child.kill()
+        child.wait()
+    mine = ScratchDatabase(admin).create()
+    foreign = f"{PREFIX}00000000_1_1_abcdef"  # another machine's: not ours to judge
+    sql_run(admin, f'CREATE DATABASE "{foreign}"')
+    try:
+        assert owner_alive(alive_name) is False and owner_alive(mine.name) is True and owner_alive(foreign) is None
+        assert drop_stale(admin) == [alive_name]
+        assert set(list_scratch(admin)) >= {mine.name, foreign}
+    finally:
+        mine.drop()
+        pg_cluster.drop_database(foreign)
+        pg_cluster.drop_database(alive_name)
+    assert mine.name not in list_scratch(admin)
+
+
+OPS_FILES = [str(REPO / "ops_tests" / name) for name in ("test_backup_restore.py", "test_post_restore.py")]
+
+
+def ops_run(args: list[str], env: dict | None = None, **popen) -> subprocess.Popen:
+    """The runbook suite's backup and post-restore modules, in a subprocess (only ours: other
+    steps' modules are not what these tests are about)."""
+    return subprocess.Popen([sys.executable, "-m", "pytest", *OPS_FILES, "-c", str(REPO / "pytest.ini"),
+                             "--rootdir", str(REPO), "-p", "no:cacheprovider", *args],
+                            cwd=REPO, env=env or os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, **popen)
+
+
+def test_round_trip_killed_mid_restore_leaves_no_scratch_after_the_next_run(pg_cluster, tmp_path):
+    """SIGKILL (no cleanup possible) during the restore: the next run drops the leftover."""
+    admin = admin_endpoint(pg_cluster)
+    restore_url = pg_cluster.dsn("postgres")
+    before = set(list_scratch(admin))
+    marker = tmp_path / "restoring"
+    shims = tmp_path / "shims"
+    shims.mkdir()
+    real = backup.program("pg_restore")
+    # pg_restore that signals it started, restores, then lingers: the kill lands mid-restore step.
+    (shims / "pg_restore").write_text(f'#!/bin/sh\ntouch "{marker}"\n"{real}" "$@"\nsleep 120\n')
+    (shims / "pg_restore").chmod(0o755)
+    # Its own TMPDIR (searchable by the postgres user), so what the killed run leaves on this
+    # machine (its target's workdir, its throwaway cluster) is found and removed afterwards.
+    tmpdir = Path(tempfile.mkdtemp(prefix="flashgreen-killed-run-"))
+    tmpdir.chmod(0o755)
+    env = {**os.environ, "PATH": f"{shims}:{os.environ['PATH']}", "TMPDIR": str(tmpdir)}
+    args = ["-m", "backup", "--restore-url", restore_url, "-q"]
+    killed = ops_run(args, env, start_new_session=True)
+    try:
+        wait_for(marker.exists, 120, "the round trip to start restoring", interval=0.1)
+        leftover = wait_for(lambda: set(list_scratch(admin)) - before, 30, "the scratch database")
+        os.killpg(killed.pid, signal.SIGKILL)
+        killed.wait(30)
+    finally:
+        if killed.poll() is None:
+            os.killpg(killed.pid, signal.SIGKILL)
+            killed.wait()
+        reap_stale_clusters(tmpdir)
+        shutil.rmtree(tmpdir, ignore_errors=True)
+    assert set(list_scratch(admin)) - before == leftover  # the killed run could not clean up
+    again = ops_run(["-m", "backup or post_restore", "--restore-url", restore_url, "-rA"])
+    output, _ = again.communicate(timeout=300)
+    assert again.returncode == 0, output
+    for test in ("test_backup_restore.py::test_backup_restores_to_the_same_data",
+                 "test_post_restore.py::test_database_checks_pass_in_a_read_only_session",
+                 "test_post_restore.py::test_restored_database_matches_the_manifest"):
+        assert f"PASSED ops_tests/{test}" in output, output
+    assert set(list_scratch(admin)) - before == set(), "a scratch database was left behind"
+    assert_no_secrets([pg_cluster.password], output)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_round_trip_interrupted_mid_restore_drops_its_scratch_database(sig, pg_cluster, tmp_path):
+    """SIGTERM (a CI timeout) and Ctrl-C during the restore: the run itself drops its scratch."""
+    admin = admin_endpoint(pg_cluster)
+    before = set(list_scratch(admin))
+    marker = tmp_path / "restoring"
+    shims = tmp_path / "shims"
+    shims.mkdir()
+    real = backup.program("pg_restore")
+    (shims / "pg_restore").write_text(f'#!/bin/sh\ntouch "{marker}"\n"{real}" "$@"\nexec sleep 120\n')
+    (shims / "pg_restore").chmod(0o755)
+    env = {**os.environ, "PATH": f"{shims}:{os.environ['PATH']}"}
+    run = ops_run(["-m", "backup", "--restore-url", pg_cluster.dsn("postgres")], env)
+    try:
+        wait_for(marker.exists, 120, "the round trip to start restoring", interval=0.1)
+        assert set(list_scratch(admin)) - before, "no scratch database while restoring"
+        run.send_signal(sig)
+        output, _ = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert run.returncode == 2, output  # pytest's "interrupted": the signal was taken as Ctrl-C
+    assert set(list_scratch(admin)) - before == set(), output
+    assert_no_secrets([pg_cluster.password], output)
+
+
+def test_production_never_gets_a_scratch_database(pg_cluster, chinook, tmp_path):
+    admin = admin_endpoint(pg_cluster)
+    before = set(list_scratch(admin))
+    env_file = env_for(chinook, tmp_path, "production.env")
+    env_file.write_text(env_file.read_text().replace("APP_ENV='staging'", "APP_ENV='production'"))
+    run = ops_run(["-m", "backup", "--env-file", str(env_file), "--allow-destructive", "-rs"])
+    output, _ = run.communicate(timeout=120)
+    assert "never creates a database on the production server" in output and "--restore-url" in output, output
+    assert "1 skipped" in output
+    same = ops_run(["-m", "backup", "--env-file", str(env_file), "--allow-destructive",
+                    "--restore-url", pg_cluster.dsn("postgres")])
+    output, _ = same.communicate(timeout=120)
+    assert same.returncode == 1 and "is the production server itself" in output, output
+    assert set(list_scratch(admin)) == before
+    assert_no_secrets([chinook.password, pg_cluster.password], output)
+
+
+def test_post_restore_on_live_needs_a_manifest_and_verifies_with_one(pg_cluster, chinook, scratch, tmp_path):
+    env_file = env_for(chinook, tmp_path, "staging.env")
+    without = ops_run(["-m", "post_restore", "--env-file", str(env_file), "-rs"])
+    output, _ = without.communicate(timeout=120)
+    assert "needs --manifest PATH" in output and without.returncode == 0, output
+    # An operator's restore: backup, restore into the env's database, then the suite checks it.
+    result = backup.backup(chinook, tmp_path / "flash-green-backup.sql")
+    db = scratch()
+    sql_run(db.server, f'ALTER DATABASE "{db.name}" OWNER TO {chinook.options["user"]}')
+    target = chinook.with_params(dbname=db.name)
+    backup.restore(target, result.path)
+    restored_env = env_for(target, tmp_path, "restored.env")
+    ok = ops_run(["-m", "post_restore", "--env-file", str(restored_env), "--manifest", str(result.manifest_path), "-rA"])
+    output, _ = ok.communicate(timeout=120)
+    assert ok.returncode == 0 and "passed" in output, output
+    sql_run(target, "DELETE FROM invoice_line WHERE invoice_line_id = 9")
+    bad = ops_run(["-m", "post_restore", "--env-file", str(restored_env), "--manifest", str(result.manifest_path)])
+    output, _ = bad.communicate(timeout=120)
+    assert bad.returncode == 1 and "public.invoice_line: 2240 rows in the manifest, 2239" in output, output
+    assert_no_secrets([chinook.password], output)

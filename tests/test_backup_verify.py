@@ -1,0 +1,136 @@
+"""Verification names what differs: each damage is done for real to a restored Chinook copy."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from psycopg import sql
+
+from fixtures.targets import write_env_file
+from runbook import backup
+from runbook.findings import Status
+from tests.backup_fixtures import (chinook, chinook_owner, chinook_template, failures, scratch,  # noqa: F401
+                                   sql_run)
+from tests.conftest import assert_no_secrets, run_script
+from tests.pg_fixtures import BASE_ENV
+
+
+@pytest.fixture(scope="module")
+def chinook_backup(pg_cluster, chinook_template, chinook_owner, tmp_path_factory):
+    """One backup of Chinook (custom format) for every damage test."""
+    from tests.backup_fixtures import admin_endpoint
+
+    user, password = chinook_owner
+    name = "chinook_verify_source"
+    pg_cluster.create_database(name, owner=user, template=chinook_template)
+    try:
+        source = backup.Endpoint.from_conninfo(pg_cluster.dsn(name, user, password), connect_timeout=10)
+        yield backup.backup(source, tmp_path_factory.mktemp("verify") / "chinook.dump", fmt="custom")
+    finally:
+        pg_cluster.drop_database(name)
+
+
+@pytest.fixture
+def restored(chinook_backup, scratch):
+    db = scratch()
+    backup.restore(db.endpoint, chinook_backup.path, manifest=chinook_backup.manifest)
+    return db.endpoint
+
+
+@pytest.mark.parametrize("damage,check,expected", [
+    ("DELETE FROM invoice_line WHERE invoice_line_id = 7", "restore.rows",
+     "public.invoice_line: 2240 rows in the manifest, 2239 in the restored database"),
+    ("UPDATE track SET unit_price = 1.99 WHERE track_id = 3000", "restore.content",
+     "public.track: same row count (3503) but the content hash differs"),
+    ("DROP TABLE playlist_track", "restore.tables", "public.playlist_track: missing from the restored database"),
+    ("SELECT setval('artist_artist_id_seq', 1, false)", "restore.sequences",
+     "public.artist_artist_id_seq: behind the manifest: nextval() would return 1, the manifest's next value is 276"),
+    ("ALTER TABLE customer ALTER COLUMN company TYPE text", "restore.schema",
+     "public.customer: column company: type 'character varying(80)' in the manifest, 'text' restored"),
+    ("CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY); "
+     "INSERT INTO alembic_version VALUES ('deadbeef0001')", "restore.alembic",
+     "Alembic revision is deadbeef0001 in the restored database, absent in the manifest"),
+])
+def test_verification_names_what_differs(damage, check, expected, restored, chinook_backup):
+    assert not failures(backup.verify(restored, chinook_backup.manifest))  # intact before the damage
+    sql_run(restored, *damage.split("; "))
+    findings = backup.verify(restored, chinook_backup.manifest)
+    failed = [f for f in findings if f.status is Status.FAIL]
+    assert [f.check for f in failed if f.check == check], failures(findings)
+    assert any(expected in f.message for f in failed), failures(findings)
+
+
+def test_sequence_ahead_of_the_manifest_is_fine(restored, chinook_backup):
+    """Sequences are not transactional: pg_dump reads them after the manifest did, and writes
+    advance them meanwhile. Only *behind* is an error."""
+    sql_run(restored, "SELECT setval('artist_artist_id_seq', 5000)")
+    assert not failures(backup.verify(restored, chinook_backup.manifest))
+
+
+def test_verify_session_is_read_only(restored, chinook_backup):
+    with restored.connect(read_only=True) as conn:
+        assert conn.execute("SHOW default_transaction_read_only").fetchone()[0] == "on"
+
+
+def env_for(endpoint: backup.Endpoint, tmp_path, name="restored.env"):
+    from psycopg.conninfo import make_conninfo
+
+    url = make_conninfo("", **endpoint.options, password=endpoint.password)
+    return write_env_file(tmp_path / name, {**BASE_ENV, "API_KEY": "test-api-key-123456", "DATABASE_URL": url}, "test")
+
+
+def test_verify_restore_cli_exit_codes(restored, chinook_backup, tmp_path):
+    env_file = env_for(restored, tmp_path)
+    ok = run_script("verify_restore.py", "--env-file", env_file, "--manifest", chinook_backup.manifest_path)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "PASS restore.content" in ok.stdout and "verify: 6 passed, 0 failed" in ok.stdout
+
+    sql_run(restored, "DELETE FROM invoice_line WHERE invoice_line_id = 7", "DROP TABLE playlist_track")
+    bad = run_script("verify_restore.py", "--env-file", env_file, "--manifest", chinook_backup.manifest_path)
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    assert "FAIL restore.rows public.invoice_line: 2240 rows in the manifest, 2239" in bad.stdout
+    assert "FAIL restore.tables public.playlist_track: missing" in bad.stdout
+    assert_no_secrets([restored.password], ok.stdout, ok.stderr, bad.stdout, bad.stderr)
+
+
+@pytest.mark.parametrize("content,expected", [
+    (b"this is not json {", "not JSON"),
+    (b"\xff\xfe\x00garbage", "not UTF-8"),
+    (b"[1, 2, 3]", "the top level is not an object"),
+    (json.dumps({"format_version": 1, "server": {}, "schema": {"relations": {}}, "tables": {"t": {"rows": "x"}},
+                 "sequences": {}, "hash": {"method": "typed"}}).encode(), "table 't' has no integer 'rows'"),
+    (json.dumps({"format_version": 1, "server": {}, "schema": {"relations": {}}, "tables": {},
+                 "sequences": {}, "hash": {"method": "md5"}}).encode(), "hash.method is 'md5'"),
+    (None, "no such file"),
+])
+def test_verify_restore_exit_2_on_an_unusable_manifest(content, expected, tmp_path, restored):
+    manifest = tmp_path / "m.json"
+    if content is not None:
+        manifest.write_bytes(content)
+    result = run_script("verify_restore.py", "--env-file", env_for(restored, tmp_path), "--manifest", manifest)
+    assert result.returncode == 2
+    assert expected in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_verify_unreachable_database_fails_with_host_and_port(chinook_backup, tmp_path):
+    from fixtures.targets import free_port
+
+    port = free_port()
+    gone = backup.Endpoint.from_conninfo(f"postgresql://nobody:hunter2-secret@127.0.0.1:{port}/x", connect_timeout=2)
+    findings = backup.verify(gone, chinook_backup.manifest)
+    assert [f.check for f in findings] == ["restore.connect"] and findings[0].status is Status.FAIL
+    assert f"127.0.0.1:{port}" in findings[0].message and "hunter2-secret" not in findings[0].message
+
+
+def test_restore_refuses_the_source_and_a_non_empty_database(pg_cluster, chinook_backup, chinook, scratch):
+    source_copy = backup.Endpoint.from_conninfo(pg_cluster.dsn("chinook_verify_source"))
+    with pytest.raises(backup.BackupError, match="it is the database the backup was taken from"):
+        backup.restore(source_copy, chinook_backup.path, manifest=chinook_backup.manifest)
+    with pytest.raises(backup.BackupError, match="already holds 11 tables"):
+        backup.restore(chinook, chinook_backup.path, manifest=chinook_backup.manifest)
+    # Same server, other database, empty: allowed.
+    db = scratch()
+    backup.restore(db.endpoint, chinook_backup.path, manifest=chinook_backup.manifest)
+    with pg_cluster.connect(db.name) as conn:
+        assert conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier("artist"))).fetchone()[0] == 275

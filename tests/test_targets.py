@@ -1,0 +1,62 @@
+"""The local target's own bookkeeping: its work directory goes, even after a killed run."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from fixtures.targets import make_workdir, reap_stale_workdirs
+from tests.conftest import REPO, run_ops_tests
+
+
+def dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_reaper_removes_only_directories_of_dead_owners(tmp_path):
+    dead = tmp_path / f"flashgreen-local-{dead_pid()}-abc123"
+    alive = tmp_path / f"flashgreen-container-{os.getpid()}-def456"
+    unrelated = tmp_path / "flashgreen-pg-1-xyz"
+    for path in (dead, alive, unrelated):
+        path.mkdir()
+        (path / "target.env").write_text("A=1\n")
+    assert reap_stale_workdirs(tmp_path) == [dead]
+    assert not dead.exists() and alive.exists() and unrelated.exists()
+
+
+def test_workdir_is_private_and_named_after_its_owner(monkeypatch, tmp_path):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
+    workdir = make_workdir("local")
+    assert workdir.parent == tmp_path and workdir.name.startswith(f"flashgreen-local-{os.getpid()}-")
+    assert workdir.stat().st_mode & 0o777 == 0o700
+
+
+def test_a_killed_runs_workdir_is_removed_by_the_next_run(pytester, tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    # A session that is SIGKILLed while its local target exists: no cleanup can run.
+    (pytester.path / "test_hang.py").write_text(
+        "import time\n"
+        "def test_hang(ops_target):\n"
+        "    print('TARGET', ops_target.env_file, flush=True)\n"
+        "    time.sleep(60)\n")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-s", "-p", "no:cacheprovider", "-c", str(REPO / "pytest.ini"),
+         "--rootdir", str(REPO), "-p", "fixtures.plugin", str(pytester.path / "test_hang.py")],
+        stdout=subprocess.PIPE, text=True, cwd=pytester.path)
+    deadline = time.monotonic() + 60
+    for line in process.stdout:
+        if "TARGET" in line or time.monotonic() > deadline:
+            break
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    left = list(tmp_path.glob("flashgreen-local-*"))
+    assert len(left) == 1, "the killed run should have left its work directory"
+
+    result = run_ops_tests(pytester, "-m", "env")
+    result.assert_outcomes(passed=17, skipped=2)
+    assert not list(tmp_path.glob("flashgreen-local-*")), "the next run removes it, and its own"
