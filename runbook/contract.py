@@ -123,7 +123,9 @@ def _build(path: Path, data: dict) -> Contract:
         template_paths=tuple((path.parent / t).resolve() for t in data.get("templates", ())),
         secret_names=tuple(secrets.get("names", ())),
         secret_suffixes=tuple(secrets.get("suffixes", ())),
-        secret_url_keys=tuple(secrets.get("url_passwords", ())),
+        # A password inside any URL is secret, whether or not the contract lists the key.
+        secret_url_keys=tuple(dict.fromkeys([*secrets.get("url_passwords", ()),
+                                             *(n for n, v in variables.items() if v.type == "url")])),
         bundle_keys=tuple(bundle.get("secret_keys", ("DB_PASSWORD", "API_SIGNING_KEY"))),
         required_families=tuple(metrics.get("required_families", ())),
         required_prefixes=tuple(metrics.get("required_prefixes", ())),

@@ -256,6 +256,10 @@ def _format_problem(var: Variable, value: str) -> str | None:
         if var.schemes and parts.scheme.lower() not in var.schemes:
             return (f"has scheme {parts.scheme + '://'!r}: expected "
                     f"{_join([s + '://' for s in var.schemes], 'or')}")
+        try:
+            parts.port  # noqa: B018 - parsing the port is the check
+        except ValueError:
+            return "has a port that is not an integer from 1 to 65535"
     elif var.type == "port":
         if not (value.isdigit() and 1 <= int(value) <= 65535):
             return f"is {value!r}: expected an integer from 1 to 65535"

@@ -46,11 +46,3 @@ def warned(check: str, message: str, where: str | None = None) -> Finding:
 def skipped(check: str, message: str, where: str | None = None) -> Finding:
     return Finding(check, Status.SKIP, message, where)
 
-
-def worst(findings: list[Finding]) -> Status:
-    """FAIL beats WARN beats PASS; a list of only skips is SKIP."""
-    statuses = {f.status for f in findings}
-    for status in (Status.FAIL, Status.WARN, Status.PASS):
-        if status in statuses:
-            return status
-    return Status.SKIP

@@ -55,9 +55,8 @@ def display_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.username is None and parts.password is None:
         return url
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit(parts._replace(netloc=netloc))
+    # Drop everything up to the last "@": parts.port would raise on a port out of range.
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def scrape_url(values: dict[str, str]) -> str:
@@ -335,9 +334,6 @@ class MetricsProbe:
                                  f"healthy", shown)
         said = f", status {status!r}" if status is not None else ""
         return passed(check, f"GET {shown}: HTTP 200{said} in {response.elapsed:.3f} s", shown)
-
-    def all(self) -> list[Finding]:
-        return [self.scrape(), self.parse(), self.lint(), self.required(), self.stable(), self.health()]
 
 
 def compare_scrapes(first: Exposition, second: Exposition, interval: float, where: str = "") -> Finding:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, urlsplit
 
 MASK = "***"
 
@@ -53,11 +53,15 @@ def is_secret_key(key: str, names: Iterable[str], suffixes: Iterable[str]) -> bo
 
 
 def url_password(url: str) -> str | None:
-    """The password inside a PostgreSQL URL or conninfo string, if any.
+    """The password inside a URL (``scheme://user:password@host``) or a libpq conninfo string.
 
-    psycopg's conninfo parser is the authority on what libpq would read; when it cannot parse
-    the value, the caller should treat the whole value as secret.
+    PostgreSQL URLs and conninfo strings go through psycopg's parser, the authority on what
+    libpq would read; other URLs through urllib. When the value cannot be parsed, the caller
+    should treat the whole value as secret.
     """
+    parts = urlsplit(url.strip())
+    if parts.scheme and parts.scheme.lower() not in ("postgresql", "postgres"):
+        return parts.password or None
     from psycopg.conninfo import conninfo_to_dict  # lazy: psycopg costs import time
 
     return conninfo_to_dict(url).get("password") or None
@@ -79,8 +83,3 @@ def register_env(values: Mapping[str, str], names: Iterable[str], suffixes: Iter
         except Exception:  # unparseable URL: its password cannot be located, so hide it all
             register(value)
 
-
-def forget_all() -> None:
-    """For tests only: start from an empty registry."""
-    with _lock:
-        _secrets.clear()

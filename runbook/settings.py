@@ -14,7 +14,6 @@ ENVIRONMENTS = ("staging", "production")
 @dataclass(frozen=True)
 class Settings:
     environment: str | None = None  # from --environment; None means "ask the env file"
-    contract: Path | None = None  # None: the packaged runbook/contract.toml
     db_connect_timeout: float = 5.0
     alembic_head: str | None = None
     alembic_config: Path | None = None

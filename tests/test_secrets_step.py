@@ -212,7 +212,8 @@ def test_local_target_serves_a_valid_bundle_from_both_backends(tmp_path):
 
 
 def test_local_env_files_pass_the_env_contract(tmp_path):
-    envspec = pytest.importorskip("runbook.envspec")
+    from runbook import envspec
+
     target = LocalTarget(tmp_path)
     try:
         for path in (target.env_file, target.write_env("local-aws.env", {"SECRETS_BACKEND": "aws"})):

@@ -1,0 +1,72 @@
+"""The suite's pytest glue: option checks, the production guard, required services."""
+import pytest
+
+from fixtures.targets import LocalTarget, ServiceUnavailable
+from tests.conftest import run_ops_tests
+from tests.test_envspec import PRODUCTION
+
+
+def test_a_bad_option_value_is_a_one_line_usage_error(pytester):
+    result = run_ops_tests(pytester, "-m", "metrics", "--http-timeout", "-1")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*argument --http-timeout: must be greater than 0: '-1'*"])
+    assert "Traceback" not in result.stderr.str()
+
+
+def test_destructive_tests_never_run_against_production_even_when_allowed(pytester, tmp_path):
+    env = tmp_path / ".env.production"
+    # The database is unreachable on purpose: the guard must skip before anything connects.
+    env.write_text(PRODUCTION.replace("db.internal:5432", "127.0.0.1:1"))
+    result = run_ops_tests(pytester, "--env-file", str(env), "-m", "destructive", "--allow-destructive", "-rs")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("skipped", 0) >= 1 and "passed" not in outcomes and "failed" not in outcomes
+    result.stdout.fnmatch_lines(["*destructive test on a production env: never run against the production server*"])
+
+
+def test_destructive_tests_on_live_staging_need_the_flag(pytester, tmp_path):
+    env = tmp_path / ".env.staging"
+    env.write_text(PRODUCTION.replace("APP_ENV=production", "APP_ENV=staging"))
+    result = run_ops_tests(pytester, "--env-file", str(env), "-m", "destructive", "-rs")
+    result.stdout.fnmatch_lines(["*pass --allow-destructive to run it against staging*"])
+    assert "passed" not in result.parseoutcomes()
+
+
+def test_a_required_service_that_cannot_run_fails_instead_of_skipping(pytester, tmp_path):
+    missing = str(tmp_path / "no-postgres-here")
+    skipped = run_ops_tests(pytester, "-m", "db", "--pg-bin-dir", missing, "-rs")
+    assert skipped.ret == pytest.ExitCode.OK and "failed" not in skipped.parseoutcomes()
+    skipped.stdout.fnmatch_lines([f"*postgres:*{missing}*"])
+    failed = run_ops_tests(pytester, "-m", "db", "--pg-bin-dir", missing, "--require-service", "postgres")
+    assert failed.ret == pytest.ExitCode.TESTS_FAILED
+    failed.stdout.fnmatch_lines(["*postgres is required (--require-service postgres) but cannot run*"])
+
+
+class Broken:
+    name = "broken"
+
+    def __init__(self):
+        self.starts = self.stops = 0
+
+    def env(self):
+        return {}
+
+    def start(self):
+        self.starts += 1
+        raise OSError("port 5432 is taken")
+
+    def stop(self):
+        self.stops += 1
+
+
+def test_a_service_that_failed_to_start_fails_every_later_test_the_same_way(tmp_path):
+    broken, unavailable = Broken(), Broken()
+    unavailable.start = lambda: (_ for _ in ()).throw(ServiceUnavailable("no binaries"))
+    target = LocalTarget(tmp_path, services={"broken": broken, "unavailable": unavailable})
+    for _ in range(2):
+        with pytest.raises(RuntimeError, match="the broken service failed to start: port 5432 is taken"):
+            target.ensure("broken")
+        with pytest.raises(ServiceUnavailable, match="no binaries"):
+            target.ensure("unavailable")
+    assert broken.starts == 1
+    target.close()
+    assert broken.stops == 1  # a half-started service is still stopped
