@@ -115,9 +115,9 @@ def test_options_resolve_once_into_settings():
 
     settings = containers.ContainerSettings.from_options(SimpleNamespace(
         postgres_image="pg:1", vault_image=None, moto_image=None, docker_network="host",
-        container_start_timeout=None, require_service=["postgres"]))
+        container_start_timeout=None))
     assert settings.images == {**containers.DEFAULT_IMAGES, "postgres": "pg:1"}
-    assert (settings.network, settings.start_timeout, settings.required) == ("host", 60.0, {"postgres"})
+    assert (settings.network, settings.start_timeout) == ("host", 60.0)
     assert containers.ContainerSettings.from_options(None).network == "bridge"
     with pytest.raises(ValueError, match="--docker-network overlay"):
         containers.ContainerSettings.from_options(SimpleNamespace(docker_network="overlay"))
@@ -173,7 +173,7 @@ def test_missing_required_image_errors_naming_it(pytester, engine, network):
     errors = outcomes.get("errors", outcomes.get("error", 0))
     assert result.ret == pytest.ExitCode.TESTS_FAILED and errors >= 5, outcomes
     assert "skipped" not in outcomes and "passed" not in outcomes, outcomes
-    expected = f"postgres is required here (--require-service postgres) but cannot run: image {missing}"
+    expected = f"postgres is required (--require-service postgres) but cannot run: image {missing}"
     assert expected in result.stdout.str()
 
 
@@ -306,3 +306,48 @@ def test_containers_of_a_dead_session_are_reaped(engine, postgres_image):
                 container.remove(force=True)
             except docker.errors.NotFound:
                 pass
+
+
+# --------------------------------------------------------------------------------------------
+# Without an engine: owner labels and the port pair
+
+
+def test_owner_labels_are_judged_by_host_pid_and_start_time():
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    host = socket.gethostname()
+    mine = containers.owner_label()
+    started = int(mine.rsplit(":", 1)[1])
+    assert mine == f"{host}:{os.getpid()}:{started}"
+    assert not containers._owner_dead(mine)
+    assert not containers._owner_dead(f"{host}:{os.getpid()}:?")  # start unknown: the pid decides
+    assert containers._owner_dead(f"{host}:{os.getpid()}:{started - 1}")  # a reused pid
+    assert containers._owner_dead(f"{host}:{dead.pid}:1")
+    assert not containers._owner_dead(f"other-host:{dead.pid}:1")  # not ours to judge
+    assert not containers._owner_dead("") and not containers._owner_dead(f"{host}:x:1")
+
+
+def test_the_port_pair_search_gives_up_with_a_reason(monkeypatch):
+    # Mock: making the kernel's every chosen port's neighbour busy is not something a test can
+    # arrange, so the second bind is made to fail the way a taken port does.
+    real_socket = socket.socket
+
+    class NeighbourTaken(real_socket):
+        binds = 0
+
+        def bind(self, address):
+            NeighbourTaken.binds += 1
+            if address[1] != 0:
+                raise OSError(98, "Address already in use")
+            return super().bind(address)
+
+    monkeypatch.setattr(containers.socket, "socket", NeighbourTaken)
+    with pytest.raises(containers.ServiceUnavailable,
+                       match=r"^no two adjacent free ports on 127\.0\.0\.1 after 100 attempts"):
+        containers._free_port_pair()
+    assert NeighbourTaken.binds == 200
+    monkeypatch.undo()
+    port = containers._free_port_pair()
+    with socket.socket() as a, socket.socket() as b:
+        a.bind(("127.0.0.1", port))
+        b.bind(("127.0.0.1", port + 1))

@@ -6,7 +6,9 @@ pass, fail, or are interrupted with SIGTERM / Ctrl-C.
 """
 from __future__ import annotations
 
+import json
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -20,8 +22,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from fixtures.pgcluster import (DIR_PREFIX, BinariesNotFound, ClusterError, LocalCluster, LocalPostgres,
-                                find_bin_dir, reap_stale_clusters)
+from fixtures.owners import Owner, process_start_time
+from fixtures.pgcluster import (DIR_PREFIX, OWNER_FILE, BinariesNotFound, ClusterError, LocalCluster,
+                                LocalPostgres, find_bin_dir, reap_stale_clusters)
 from fixtures.targets import ServiceUnavailable
 from tests.conftest import REPO, assert_no_secrets, run_ops_tests
 
@@ -42,6 +45,8 @@ def bin_dir(pytestconfig):
     try:
         return find_bin_dir(pytestconfig.getoption("pg_bin_dir", None))
     except BinariesNotFound as exc:
+        if os.environ.get("CI"):  # CI installs PostgreSQL: there a skip would hide a failure
+            pytest.fail(f"CI is set, so this must run: {exc}", pytrace=False)
         pytest.skip(str(exc))
 
 
@@ -225,6 +230,113 @@ def test_a_live_owners_cluster_is_not_reaped(bin_dir, base_dir):
         assert mine.directory.exists()
         with mine.connect() as conn:
             conn.execute("SELECT 1")
+
+
+def test_the_owner_file_is_ours_and_only_the_server_dirs_are_the_server_users(bin_dir, base_dir):
+    with LocalCluster(bin_dir, base_dir=base_dir) as cluster:
+        for path in (cluster.directory, cluster.directory / OWNER_FILE):
+            st = path.lstat()
+            assert st.st_uid == os.geteuid() and st.st_mode & 0o022 == 0, path
+        if cluster.run_as:
+            server_uid = pwd.getpwnam(cluster.run_as).pw_uid
+            assert cluster.data_dir.stat().st_uid == server_uid == cluster.socket_dir.stat().st_uid
+
+
+# --------------------------------------------------------------------------------------------
+# The reaper trusts nothing another user could have written
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+@pytest.fixture
+def bystander():
+    """An unrelated live process: a stale postmaster.pid may name it (pid reuse after a reboot)."""
+    process = subprocess.Popen(["sleep", "60"])
+    yield process
+    process.kill()
+    process.wait()
+
+
+@pytest.fixture
+def trap():
+    """A bin directory whose pg_ctl (and initdb, postgres) would create ``marker`` if ever run,
+    as any user (the postgres user too): so "no marker" means "never ran", not "could not run"."""
+    root = Path(tempfile.mkdtemp(prefix="fg-trap-", dir="/tmp"))
+    root.chmod(0o1777)
+    marker = root / "marker"
+    trap_bin = root / "bin"
+    trap_bin.mkdir(mode=0o755)
+    for name in ("initdb", "pg_ctl", "postgres"):
+        (trap_bin / name).write_text(f"#!/bin/sh\ntouch {marker}\n")
+        (trap_bin / name).chmod(0o755)
+    yield SimpleNamespace(bin_dir=trap_bin, marker=marker)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _leftover(base_dir: Path, name: str, *, owner_pid: int, postmaster_pid: int, bin_dir: Path,
+              dir_mode: int = 0o755, file_mode: int = 0o644, uid: int | None = None) -> Path:
+    """A cluster directory as a dead run (or a forger) would leave it."""
+    directory = base_dir / (DIR_PREFIX + name)
+    (directory / "data").mkdir(parents=True)
+    (directory / "data" / "postmaster.pid").write_text(f"{postmaster_pid}\n{directory / 'data'}\n")
+    owner = directory / OWNER_FILE
+    # What the old reaper obeyed (bin_dir, run_as) is in the file: it must be ignored now.
+    owner.write_text(json.dumps({"host": socket.gethostname(), "pid": owner_pid, "started": None,
+                                 "bin_dir": str(bin_dir), "run_as": "root"}))
+    owner.chmod(file_mode)
+    directory.chmod(dir_mode)
+    if uid is not None:
+        os.chown(owner, uid, -1)
+        os.chown(directory, uid, -1)
+    return directory
+
+
+def test_forged_cluster_directories_are_left_alone(base_dir, trap, bystander):
+    dead = _dead_pid()
+    common = {"owner_pid": dead, "postmaster_pid": bystander.pid, "bin_dir": trap.bin_dir}
+    forged = [
+        _leftover(base_dir, "world-writable-owner", file_mode=0o666, **common),
+        _leftover(base_dir, "world-writable-dir", dir_mode=0o777, **common),
+        _leftover(base_dir, "group-writable-owner", file_mode=0o664, **common),
+    ]
+    if os.geteuid() == 0:  # another user's directory (here: the server user's, as the old layout was)
+        forged.append(_leftover(base_dir, "other-users", uid=pwd.getpwnam("postgres").pw_uid, **common))
+    (base_dir / (DIR_PREFIX + "symlink")).symlink_to(forged[0])
+
+    assert reap_stale_clusters(base_dir, trap.bin_dir) == []
+    assert all(d.exists() for d in forged)
+    assert not trap.marker.exists()  # no binary of theirs (nor ours) ran
+    assert bystander.poll() is None  # the pid in their postmaster.pid was not signalled
+
+
+def test_a_stale_postmaster_pid_naming_another_process_is_not_killed(base_dir, trap, bystander):
+    ours = _leftover(base_dir, "dead-run", owner_pid=_dead_pid(), postmaster_pid=bystander.pid,
+                     bin_dir=Path("/nonexistent"))
+    # Our dead run's directory is removed, but the pid in it is not the data directory's server
+    # (its cwd is elsewhere): neither pg_ctl (here the trap) nor SIGKILL is aimed at it.
+    assert reap_stale_clusters(base_dir, trap.bin_dir) == [ours]
+    assert not ours.exists()
+    assert not trap.marker.exists()
+    time.sleep(0.1)
+    assert bystander.poll() is None
+
+
+def test_owner_identity_tells_live_dead_reused_and_foreign_owners_apart():
+    me = Owner.current()
+    assert me.started == process_start_time(os.getpid()) is not None
+    assert me.alive() and not me.gone()
+    dead = Owner(me.host, _dead_pid(), None)
+    assert dead.gone()
+    reused = Owner(me.host, os.getpid(), me.started - 1)  # our pid, but a different process's start
+    assert reused.gone()
+    assert Owner(me.host, os.getpid(), None).alive()  # start unknown: the pid decides
+    foreign = Owner("not-" + me.host, dead.pid, None)
+    assert not foreign.alive() and not foreign.gone()  # another machine's: not ours to judge
+    assert process_start_time(dead.pid) is None
 
 
 # --------------------------------------------------------------------------------------------
