@@ -9,6 +9,11 @@ manifest (``PATH.manifest.json``) is written last. A failed backup leaves neithe
 Passwords never reach a command line (``/proc/*/cmdline`` is world-readable): the conninfo given
 to pg_dump, psql and pg_restore has no password; it travels in the child's environment
 (PGPASSWORD, readable only by the same user).
+
+Lock waits are bounded: pg_dump gets ``--lock-wait-timeout`` and the manifest sessions
+``lock_timeout`` (default 60 s), so a session holding an exclusive lock (an ALTER TABLE left
+open at 3 a.m.) fails the backup with a message instead of blocking it forever. Dumping and
+restoring themselves are not bounded: a large restore legitimately takes hours.
 """
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from runbook import redact
+from runbook import pgbin, redact
 from runbook.context import InvocationError
 from runbook.findings import Finding, failed, passed
 from runbook.manifest import (Manifest, ManifestError, begin_snapshot, compare, configure_session,
@@ -32,8 +37,9 @@ from runbook.manifest import (Manifest, ManifestError, begin_snapshot, compare, 
 
 FORMATS = ("plain", "custom", "directory")
 _PG_FORMAT_FLAG = {"plain": "p", "custom": "c", "directory": "d"}
-BIN_GLOB = "/usr/lib/postgresql/*/bin"
+BIN_GLOB = pgbin.BIN_GLOB
 APP_NAME = "flashgreen-backup"
+DEFAULT_LOCK_WAIT_TIMEOUT = 60.0  # seconds; scripts/backup.py --lock-wait-timeout
 _READ_BUFFER = 1 << 20
 
 
@@ -41,8 +47,8 @@ class BackupError(Exception):
     """The backup or restore failed; the message (masked) says what and where."""
 
 
-__all__ = ["BackupError", "Endpoint", "FORMATS", "ManifestError", "backup", "restore", "verify",
-           "check_dump", "program"]
+__all__ = ["BackupError", "DEFAULT_LOCK_WAIT_TIMEOUT", "Endpoint", "FORMATS", "ManifestError", "backup",
+           "restore", "restore_args", "verify", "check_dump", "program"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -115,8 +121,9 @@ class Endpoint:
         return make_conninfo(**params)
 
     def child_env(self) -> dict[str, str]:
+        """The environment for a client program. Without a password of our own, an inherited
+        PGPASSWORD stays: libpq (psycopg in this process too) uses it, so must the children."""
         env = os.environ.copy()
-        env.pop("PGPASSWORD", None)
         if self.password:
             env["PGPASSWORD"] = self.password
         return env
@@ -153,32 +160,20 @@ class Endpoint:
 
 
 def program(name: str, bin_dir: str | os.PathLike | None = None) -> str:
-    """pg_dump/psql/pg_restore: from ``bin_dir``, else PATH, else the newest /usr/lib/postgresql."""
-    import glob
-    import re
-
-    if bin_dir:
-        candidate = Path(bin_dir) / name
-        if os.access(candidate, os.X_OK):
-            return str(candidate)
-        raise InvocationError(f"{name}: not found in {bin_dir}")
-    found = shutil.which(name)
+    """pg_dump/psql/pg_restore, as runbook.pgbin.find looks for it (the database step's pg_dump
+    check uses the same search); raises when there is none."""
+    found = pgbin.find(name, bin_dir)
     if found:
         return found
-
-    def version(path: str) -> tuple:
-        return tuple(int(p) for p in re.findall(r"\d+", Path(path).parent.name)) or (0,)
-
-    for directory in sorted(glob.glob(BIN_GLOB), key=version, reverse=True):
-        candidate = Path(directory) / name
-        if os.access(candidate, os.X_OK):
-            return str(candidate)
+    if bin_dir:
+        raise InvocationError(f"{name}: not found in {bin_dir}")
     raise BackupError(f"{name} not found on PATH nor in {BIN_GLOB}: install the PostgreSQL client "
                       f"package (postgresql-client) of the server's major version or newer")
 
 
-def _run_client(args: list[str], endpoint: Endpoint, what: str, timeout: float | None = None) -> None:
-    """Run a client program; its stderr goes to a temp file (bounded memory), tail on failure."""
+def _run_client(args: list[str], endpoint: Endpoint, what: str) -> None:
+    """Run a client program to its end (no time limit: a restore may take hours); its stderr
+    goes to a temp file (bounded memory), tail on failure."""
     with tempfile.TemporaryFile() as err:
         try:
             proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
@@ -186,8 +181,8 @@ def _run_client(args: list[str], endpoint: Endpoint, what: str, timeout: float |
         except OSError as exc:
             raise BackupError(f"{what} could not run: {exc}") from None
         try:
-            rc = proc.wait(timeout)
-        except BaseException:  # timeout, Ctrl-C: the child goes too
+            rc = proc.wait()
+        except BaseException:  # Ctrl-C, SIGTERM (as KeyboardInterrupt): the child goes too
             proc.kill()
             proc.wait()
             raise
@@ -264,7 +259,8 @@ class BackupResult:
     restored_into: Endpoint | None = None  # round trip: the database the same stream went into
 
 
-def check_backup_invocation(output: Path, fmt: str, jobs: int, compress: str | None = None) -> None:
+def check_backup_invocation(output: Path, fmt: str, jobs: int, compress: str | None = None,
+                            lock_wait_timeout: float = DEFAULT_LOCK_WAIT_TIMEOUT) -> None:
     if compress is not None and fmt == "plain":
         raise InvocationError("--compress needs --format custom or directory: a plain dump stays plain SQL, "
                               "restorable with psql < PATH as the runbook says")
@@ -274,23 +270,38 @@ def check_backup_invocation(output: Path, fmt: str, jobs: int, compress: str | N
         raise InvocationError(f"--jobs {jobs}: must be 1 or more")
     if jobs > 1 and fmt != "directory":
         raise InvocationError(f"--jobs {jobs} needs --format directory: pg_dump dumps in parallel only to a directory")
+    if not lock_wait_timeout > 0:
+        raise InvocationError(f"--lock-wait-timeout {lock_wait_timeout}: must be greater than 0")
     if not output.parent.is_dir():
         raise InvocationError(f"--output {output}: directory {output.parent} does not exist")
+    _check_writable(output.parent)
     for existing in (output, manifest_path_for(output)):
         if existing.exists() or existing.is_symlink():
             raise InvocationError(f"{existing} already exists: choose another --output or move it away "
                                   f"(a backup never overwrites one)")
 
 
+def _check_writable(directory: Path) -> None:
+    """Create (and drop) a nameless file there: os.access() says yes to root even where
+    writing fails, and only a real attempt sees a read-only mount."""
+    try:
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as exc:
+        raise InvocationError(f"--output: cannot create files in {directory}: {exc.strerror or exc}; "
+                              f"choose a directory this user can write to") from None
+
+
 def backup(source: Endpoint, output: str | os.PathLike, *, fmt: str = "plain", jobs: int = 1,
            hash_workers: int | None = None, compress: str | None = None,
            bin_dir: str | os.PathLike | None = None, restore_into: Endpoint | None = None,
-           no_owner: bool = False) -> BackupResult:
+           no_owner: bool = False, lock_wait_timeout: float = DEFAULT_LOCK_WAIT_TIMEOUT) -> BackupResult:
     """Dump ``source`` to ``output`` with ``PATH.manifest.json`` (see the module docstring).
 
     ``hash_workers`` connections (default: ``jobs``) compute the manifest, all in the dump's
-    snapshot. Raises InvocationError for bad arguments, BackupError when the backup failed;
-    either way nothing is left at ``output``.
+    snapshot. ``lock_wait_timeout`` (seconds) bounds every wait for a table lock, pg_dump's
+    and the manifest's. Raises InvocationError for bad arguments, BackupError when the backup
+    failed (a file that cannot be written included); either way nothing is left at ``output``.
 
     Plain (and, for a round trip, custom) dumps stream through this process: pg_dump's output
     is hashed and written to the file as it comes, so the dump is read once. With
@@ -299,29 +310,42 @@ def backup(source: Endpoint, output: str | os.PathLike, *, fmt: str = "plain", j
     backup's bytes, in the time of the slower of dump and restore, as ``pg_dump | psql`` does.
     """
     output = Path(output)
-    check_backup_invocation(output, fmt, jobs, compress)
+    check_backup_invocation(output, fmt, jobs, compress, lock_wait_timeout)
     if restore_into is not None and fmt == "directory":
         raise InvocationError("a round trip streams the dump into the restore: use --format plain or custom")
     manifest_path = manifest_path_for(output)
     pg_dump = program("pg_dump", bin_dir)
-    loader_args = _loader_args(restore_into, fmt, no_owner, bin_dir) if restore_into is not None else None
+    loader_args = None  # the round trip's psql/pg_restore, reading the dump on stdin
+    if restore_into is not None:
+        loader_args = restore_args(restore_into, fmt, no_owner=no_owner, bin_dir=bin_dir)
     if restore_into is not None:
         _check_restore_target(restore_into, source_identity=server_identity(source))
     stream = fmt == "plain" or restore_into is not None
     tmp = output.with_name(f".{output.name}.partial-{os.getpid()}-{secrets.token_hex(4)}")
     started = time.monotonic()
+    lock_ms = math.ceil(lock_wait_timeout * 1000)
+
+    def manifest_session():
+        session = source.connect(f"{APP_NAME}-manifest")
+        try:
+            configure_session(session, lock_timeout_ms=lock_ms)
+        except BaseException:
+            session.close()
+            raise
+        return session
+
     conn = proc = loader = None
     renamed = False
     runner: _ManifestRunner | None = None
     try:
         try:
-            conn = source.connect(f"{APP_NAME}-manifest")
-            configure_session(conn)
+            conn = manifest_session()
             begin_snapshot(conn)
             snapshot = conn.execute("SELECT pg_catalog.pg_export_snapshot()").fetchone()[0]
         except Exception as exc:
             raise BackupError(redact.mask(f"cannot open the backup snapshot on {source.label}: {exc}")) from None
-        args = [pg_dump, f"--snapshot={snapshot}", f"--format={_PG_FORMAT_FLAG[fmt]}", "--no-password"]
+        args = [pg_dump, f"--snapshot={snapshot}", f"--format={_PG_FORMAT_FLAG[fmt]}", "--no-password",
+                f"--lock-wait-timeout={lock_ms}"]  # milliseconds, as SET lock_timeout reads a number
         if not stream:
             args.append(f"--file={tmp}")
         if jobs > 1:
@@ -342,7 +366,7 @@ def backup(source: Endpoint, output: str | os.PathLike, *, fmt: str = "plain", j
             # The manifest is computed while pg_dump runs; the transaction (hence the exported
             # snapshot pg_dump and its workers import) stays open until pg_dump has finished.
             workers = hash_workers or jobs
-            runner = _ManifestRunner(conn, lambda: source.connect(f"{APP_NAME}-manifest"), snapshot, workers)
+            runner = _ManifestRunner(conn, manifest_session, snapshot, workers, lock_wait_timeout)
             runner.start()
             digest = _tee(proc.stdout, tmp, loader) if stream else None
             loader_broke = loader is not None and digest is None
@@ -351,7 +375,8 @@ def backup(source: Endpoint, output: str | os.PathLike, *, fmt: str = "plain", j
             # SIGPIPE; a pg_dump that failed truncates the loader's input.
             if rc != 0 and not loader_broke:
                 runner.cancel()
-                raise BackupError(redact.mask(f"pg_dump failed (exit {rc}) on {source.label}: {_tail(err)}; "
+                cause = _lock_hint(_tail(err), lock_wait_timeout)
+                raise BackupError(redact.mask(f"pg_dump failed (exit {rc}) on {source.label}: {cause}; "
                                               f"nothing was written to {output}"))
             lrc = loader.wait() if loader is not None else 0
             if lrc or loader_broke:
@@ -374,7 +399,9 @@ def backup(source: Endpoint, output: str | os.PathLike, *, fmt: str = "plain", j
                                          "total_seconds": round(time.monotonic() - started, 3)})
         manifest.save(manifest_path)  # last: a manifest at PATH means the backup is complete
         return BackupResult(output, manifest_path, manifest, time.monotonic() - started, restore_into)
-    except BaseException:
+    except BaseException as exc:
+        # Every exit path (a failure, Ctrl-C, SIGTERM as KeyboardInterrupt): children killed
+        # and reaped, manifest queries cancelled, nothing left at PATH.
         for child in (proc, loader):
             if child is not None and child.poll() is None:
                 child.kill()
@@ -384,6 +411,8 @@ def backup(source: Endpoint, output: str | os.PathLike, *, fmt: str = "plain", j
         _remove(tmp)
         if renamed:
             _remove(output)
+        if isinstance(exc, OSError):  # the file system: full disk, quota, permissions, EFBIG
+            raise BackupError(f"writing the backup failed: {exc}; nothing was left at {output}") from None
         raise
     finally:
         if conn is not None:
@@ -418,21 +447,40 @@ def _tee(source, tmp: Path, loader) -> tuple[int, str] | None:
     return size, digest.hexdigest()
 
 
-def _loader_args(target: Endpoint, fmt: str, no_owner: bool, bin_dir) -> list[str]:
-    """psql (plain) or pg_restore (custom) reading a dump on stdin into ``target``."""
+def restore_args(target: Endpoint, fmt: str, dump: Path | None = None, *, jobs: int = 1,
+                 no_owner: bool = False, bin_dir=None) -> list[str]:
+    """The one command line that restores a dump into ``target``: ``psql -v ON_ERROR_STOP=1``
+    for plain (the runbook's), ``pg_restore --exit-on-error`` for custom and directory.
+    ``dump`` None: the dump comes on stdin (the round trip's stream)."""
     conninfo = target.conninfo(f"{APP_NAME}-restore")
     if fmt == "plain":
-        return [program("psql", bin_dir), "-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1", "--dbname", conninfo]
+        args = [program("psql", bin_dir), "-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1"]
+        return args + (["-f", str(dump)] if dump is not None else []) + ["--dbname", conninfo]
     args = [program("pg_restore", bin_dir), "--exit-on-error", "--no-password", "--dbname", conninfo]
-    return args + (["--no-owner", "--no-acl"] if no_owner else [])
+    if jobs > 1:
+        args.append(f"--jobs={jobs}")
+    if no_owner:
+        args += ["--no-owner", "--no-acl"]
+    return args + ([str(dump)] if dump is not None else [])
+
+
+def _lock_hint(cause: str, lock_wait_timeout: float) -> str:
+    """``cause`` plus what to do when it is a lock wait that ran out: the manifest's
+    lock_timeout, or pg_dump's --lock-wait-timeout (a statement_timeout on its LOCK TABLE)."""
+    if "lock timeout" not in cause and not ("statement timeout" in cause and "LOCK TABLE" in cause):
+        return cause
+    return (f"gave up waiting for a table lock after --lock-wait-timeout {lock_wait_timeout:g} s: another "
+            f"session holds a conflicting lock (an ALTER TABLE, VACUUM FULL or LOCK TABLE in an open "
+            f"transaction; see pg_locks); end it or retry later ({cause})")
 
 
 class _ManifestRunner:
     """Computes the manifest in a daemon thread, so the caller can wait on pg_dump and cancel
     the manifest's queries when pg_dump fails (or Ctrl-C), instead of waiting for them."""
 
-    def __init__(self, conn, connect_worker, snapshot: str, workers: int):
+    def __init__(self, conn, connect_worker, snapshot: str, workers: int, lock_wait_timeout: float):
         self.conn = conn
+        self._lock_wait_timeout = lock_wait_timeout
         self._outcome: list = []
         self._connections = [conn]  # every session hashing for us, so cancel() reaches them all
 
@@ -467,7 +515,8 @@ class _ManifestRunner:
         self._thread.join()
         outcome = self._outcome[0]
         if isinstance(outcome, BaseException):
-            raise BackupError(redact.mask(f"computing the manifest failed: {outcome}")) from None
+            cause = _lock_hint(str(outcome), self._lock_wait_timeout)
+            raise BackupError(redact.mask(f"computing the manifest failed: {cause}")) from None
         return outcome
 
 
@@ -525,19 +574,8 @@ def restore(target: Endpoint, dump: str | os.PathLike, *, manifest: Manifest | N
     _check_restore_target(target, manifest=manifest)
     fmt = dump_format(dump)
     started = time.monotonic()
-    if fmt == "plain":
-        args = [program("psql", bin_dir), "-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1",
-                "-f", str(dump), "--dbname", target.conninfo(f"{APP_NAME}-restore")]
-        _run_client(args, target, "psql restore")
-    else:
-        args = [program("pg_restore", bin_dir), "--exit-on-error", "--no-password",
-                "--dbname", target.conninfo(f"{APP_NAME}-restore")]
-        if jobs > 1:
-            args.append(f"--jobs={jobs}")
-        if no_owner:
-            args += ["--no-owner", "--no-acl"]
-        args.append(str(dump))
-        _run_client(args, target, "pg_restore")
+    args = restore_args(target, fmt, dump, jobs=jobs, no_owner=no_owner, bin_dir=bin_dir)
+    _run_client(args, target, "psql restore" if fmt == "plain" else "pg_restore")
     return time.monotonic() - started
 
 
@@ -598,12 +636,15 @@ def check_dump(manifest: Manifest, manifest_path: Path) -> list[Finding]:
 
 def endpoint_from_context(ctx) -> Endpoint:
     """The env's database (runbook.database.connection_settings: DATABASE_URL or DB_*), with
-    DB_PASSWORD from the secret bundle when the env has no password and names a backend."""
+    DB_PASSWORD from the secret bundle when the env has no password and names a backend.
+    An inherited PGPASSWORD also counts as a password: libpq (psycopg here, and the client
+    programs through child_env) uses it when the conninfo has none."""
     from runbook.database import DatabaseConfigError, connection_settings
 
     try:
         settings = connection_settings(ctx)
-        if not settings.params.get("password") and ctx.bundle is None and _names_secret_backend(ctx):
+        if (not settings.params.get("password") and not os.environ.get("PGPASSWORD") and ctx.bundle is None
+                and _names_secret_backend(ctx)):
             from runbook.secrets import BundleUnavailable, load_bundle
 
             try:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import re
-import shutil
 import socket
 import statistics
 import subprocess
@@ -27,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from ipaddress import ip_address
 from pathlib import Path
 
-from runbook import redact
+from runbook import pgbin, redact
 from runbook.context import RunContext
 from runbook.findings import Finding, failed, passed, skipped, warned
 
@@ -399,10 +398,10 @@ def _version(settings: ConnSettings, conn) -> Finding:
 
 
 def _pg_dump(settings: ConnSettings, conn) -> Finding:
-    path = shutil.which("pg_dump")
+    path = pgbin.find("pg_dump")  # the very pg_dump the backup step will run
     if not path:
-        return failed("db.pg_dump", "pg_dump is not on PATH: backups need it; install the PostgreSQL "
-                      "client package matching the server's major version")
+        return failed("db.pg_dump", f"pg_dump is not on PATH nor in {pgbin.BIN_GLOB}: backups need it; "
+                      "install the PostgreSQL client package matching the server's major version")
     try:
         result = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10,
                                 stdin=subprocess.DEVNULL)

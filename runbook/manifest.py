@@ -133,10 +133,17 @@ class ManifestError(Exception):
 # Sessions
 
 
-def configure_session(conn) -> None:
-    """Apply SESSION_SETTINGS (autocommit connection, before any transaction starts)."""
+def configure_session(conn, lock_timeout_ms: int | None = None) -> None:
+    """Apply SESSION_SETTINGS (autocommit connection, before any transaction starts).
+
+    ``lock_timeout_ms``: how long a query may wait for a table lock (a backup's bound: an
+    exclusive lock held elsewhere fails it instead of blocking it). None leaves the server's.
+    Not part of SESSION_SETTINGS: it changes no hash, and the manifest records those.
+    """
     for name, value in SESSION_SETTINGS.items():
         conn.execute("SELECT pg_catalog.set_config(%s, %s, false)", (name, value))
+    if lock_timeout_ms is not None:
+        conn.execute("SELECT pg_catalog.set_config('lock_timeout', %s, false)", (f"{int(lock_timeout_ms)}ms",))
 
 
 def begin_snapshot(conn, snapshot: str | None = None) -> None:

@@ -6,8 +6,11 @@ computed in the dump's own snapshot, so it describes exactly the dumped data eve
 application keeps writing. The dump is renamed into place only when pg_dump succeeded and the
 manifest is written last: a failed backup leaves nothing at PATH. Restore a plain dump as the
 runbook says (psql -v ON_ERROR_STOP=1 -f PATH), then check it with scripts/verify_restore.py.
+Waiting for a table lock is bounded by --lock-wait-timeout (default 60 s): a session holding an
+exclusive lock fails the backup instead of blocking it.
 
-Exit codes: 0 backup written, 1 the backup failed (nothing left at PATH), 2 bad invocation.
+Exit codes: 0 backup written, 1 the backup failed (nothing left at PATH), 2 bad invocation
+(including an --output directory this user cannot write to).
 """
 from __future__ import annotations
 
@@ -41,17 +44,21 @@ def main(argv=None) -> int:
                         help="parallel pg_dump jobs and manifest workers (directory format only)")
     parser.add_argument("--compress", metavar="LEVEL",
                         help="pg_dump --compress (custom/directory default: pg_dump's own)")
+    parser.add_argument("--lock-wait-timeout", type=cli.positive_float, metavar="SECONDS", default=None,
+                        help="give up when a table lock is not granted within this (default 60)")
     cli.add_db_options(parser)
     args = parser.parse_args(argv)
 
     from runbook import backup  # lazy: psycopg costs import time
 
+    lock_wait = args.lock_wait_timeout or backup.DEFAULT_LOCK_WAIT_TIMEOUT
     ctx = cli.load_context(args)
     output = Path(args.output)
-    backup.check_backup_invocation(output, args.format, args.jobs, args.compress)
+    backup.check_backup_invocation(output, args.format, args.jobs, args.compress, lock_wait)
     try:
         source = backup.endpoint_from_context(ctx)
-        result = backup.backup(source, output, fmt=args.format, jobs=args.jobs, compress=args.compress)
+        result = backup.backup(source, output, fmt=args.format, jobs=args.jobs, compress=args.compress,
+                               lock_wait_timeout=lock_wait)
     except Exception as exc:
         from runbook.database import DatabaseUnreachable
 

@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable from
 
 from runbook import cli, redact  # noqa: E402
 from runbook.context import InvocationError  # noqa: E402
+from runbook.findings import failed as failed_check  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -37,7 +38,14 @@ def main(argv=None) -> int:
     except manifest.ManifestError as exc:
         raise InvocationError(str(exc)) from None
     ctx = cli.load_context(args)
-    findings = backup.verify(backup.endpoint_from_context(ctx), expected, workers=args.jobs)
+    try:
+        target = backup.endpoint_from_context(ctx)
+    except backup.BackupError as exc:
+        # No usable credentials (the bundle holding the password is unavailable): the same
+        # failed check as an unreachable database, exit 1; a bad env is InvocationError, exit 2.
+        findings = [failed_check("restore.connect", f"cannot read the restored database: {exc}")]
+    else:
+        findings = backup.verify(target, expected, workers=args.jobs)
     lines = [f"{f.status.value} {f.check} {f.message}" for f in findings]
     failed = sum(f.status.value == "FAIL" for f in findings)
     lines.append(f"verify: {len(findings) - failed} passed, {failed} failed")

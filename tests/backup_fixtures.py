@@ -91,6 +91,16 @@ def scratch(pg_cluster):
             db.drop()
 
 
+def restore_url_and_env(cluster, env: dict | None = None) -> tuple[str, dict]:
+    """``--restore-url`` for ``cluster`` without its password (a command line is world-readable),
+    and the environment carrying the password in PGPASSWORD, as an operator passes it."""
+    import os
+
+    url = f"postgresql://{cluster.superuser}@{cluster.host}:{cluster.port}/postgres"
+    assert cluster.password not in url
+    return url, {**(env if env is not None else os.environ), "PGPASSWORD": cluster.password}
+
+
 def sql_run(endpoint: Endpoint, *statements: str) -> list:
     """Run statements (autocommit) and return the last one's rows, if any."""
     rows: list = []

@@ -17,7 +17,7 @@ from fixtures.pgcluster import reap_stale_clusters
 from fixtures.scratchdb import PREFIX, ScratchDatabase, drop_stale, list_scratch, owner_alive, scratch_name
 from runbook import backup
 from tests.backup_fixtures import (admin_endpoint, chinook, chinook_owner, chinook_template,  # noqa: F401
-                                   dir_entries, failures, scratch, sql_run)
+                                   dir_entries, failures, restore_url_and_env, scratch, sql_run)
 from tests.conftest import REPO, assert_no_secrets, run_script
 from tests.test_backup_verify import env_for
 
@@ -135,6 +135,7 @@ def test_backup_cli_bad_invocations_exit_2_with_one_line(chinook, tmp_path):
         (["--output", str(existing)], "already exists"),
         (["--output", str(tmp_path / "missing" / "x.sql")], "does not exist"),
         (["--output", str(tmp_path / "x.sql"), "--format", "tar"], "invalid choice"),
+        (["--output", str(tmp_path / "x.sql"), "--lock-wait-timeout", "0"], "must be greater than 0"),
         ([], "--output"),
     ]
     for args, expected in cases:
@@ -206,7 +207,8 @@ def ops_run(args: list[str], env: dict | None = None, **popen) -> subprocess.Pop
 def test_round_trip_killed_mid_restore_leaves_no_scratch_after_the_next_run(pg_cluster, tmp_path):
     """SIGKILL (no cleanup possible) during the restore: the next run drops the leftover."""
     admin = admin_endpoint(pg_cluster)
-    restore_url = pg_cluster.dsn("postgres")
+    # The password in PGPASSWORD, not on the command line: pg_restore must still get it.
+    restore_url, pg_env = restore_url_and_env(pg_cluster)
     before = set(list_scratch(admin))
     marker = tmp_path / "restoring"
     shims = tmp_path / "shims"
@@ -219,7 +221,7 @@ def test_round_trip_killed_mid_restore_leaves_no_scratch_after_the_next_run(pg_c
     # machine (its target's workdir, its throwaway cluster) is found and removed afterwards.
     tmpdir = Path(tempfile.mkdtemp(prefix="flashgreen-killed-run-"))
     tmpdir.chmod(0o755)
-    env = {**os.environ, "PATH": f"{shims}:{os.environ['PATH']}", "TMPDIR": str(tmpdir)}
+    env = {**pg_env, "PATH": f"{shims}:{os.environ['PATH']}", "TMPDIR": str(tmpdir)}
     args = ["-m", "backup", "--restore-url", restore_url, "-q"]
     killed = ops_run(args, env, start_new_session=True)
     try:
@@ -234,7 +236,7 @@ def test_round_trip_killed_mid_restore_leaves_no_scratch_after_the_next_run(pg_c
         reap_stale_clusters(tmpdir)
         shutil.rmtree(tmpdir, ignore_errors=True)
     assert set(list_scratch(admin)) - before == leftover  # the killed run could not clean up
-    again = ops_run(["-m", "backup or post_restore", "--restore-url", restore_url, "-rA"])
+    again = ops_run(["-m", "backup or post_restore", "--restore-url", restore_url, "-rA"], pg_env)
     output, _ = again.communicate(timeout=300)
     assert again.returncode == 0, output
     for test in ("test_backup_restore.py::test_backup_restores_to_the_same_data",
@@ -256,8 +258,9 @@ def test_round_trip_interrupted_mid_restore_drops_its_scratch_database(sig, pg_c
     real = backup.program("pg_restore")
     (shims / "pg_restore").write_text(f'#!/bin/sh\ntouch "{marker}"\n"{real}" "$@"\nexec sleep 120\n')
     (shims / "pg_restore").chmod(0o755)
-    env = {**os.environ, "PATH": f"{shims}:{os.environ['PATH']}"}
-    run = ops_run(["-m", "backup", "--restore-url", pg_cluster.dsn("postgres")], env)
+    restore_url, pg_env = restore_url_and_env(pg_cluster)
+    env = {**pg_env, "PATH": f"{shims}:{os.environ['PATH']}"}
+    run = ops_run(["-m", "backup", "--restore-url", restore_url], env)
     try:
         wait_for(marker.exists, 120, "the round trip to start restoring", interval=0.1)
         assert set(list_scratch(admin)) - before, "no scratch database while restoring"
@@ -279,10 +282,13 @@ def test_production_never_gets_a_scratch_database(pg_cluster, chinook, tmp_path)
     env_file.write_text(env_file.read_text().replace("APP_ENV='staging'", "APP_ENV='production'"))
     run = ops_run(["-m", "backup", "--env-file", str(env_file), "--allow-destructive", "-rs"])
     output, _ = run.communicate(timeout=120)
-    assert "never creates a database on the production server" in output and "--restore-url" in output, output
+    # fixtures/plugin.py skips destructive tests on production before the scratch server is
+    # asked for (backup_plugin's own skip says the same for a non-destructive caller).
+    assert "never run against the production server" in output and "--restore-url" in output, output
     assert "1 skipped" in output
+    restore_url, pg_env = restore_url_and_env(pg_cluster)
     same = ops_run(["-m", "backup", "--env-file", str(env_file), "--allow-destructive",
-                    "--restore-url", pg_cluster.dsn("postgres")])
+                    "--restore-url", restore_url], pg_env)
     output, _ = same.communicate(timeout=120)
     assert same.returncode == 1 and "is the production server itself" in output, output
     assert set(list_scratch(admin)) == before
@@ -309,3 +315,181 @@ def test_post_restore_on_live_needs_a_manifest_and_verifies_with_one(pg_cluster,
     output, _ = bad.communicate(timeout=120)
     assert bad.returncode == 1 and "public.invoice_line: 2240 rows in the manifest, 2239" in output, output
     assert_no_secrets([chinook.password], output)
+
+
+# --------------------------------------------------------------------------------------------
+# Lock waits, interrupts, file system errors, inherited PGPASSWORD
+
+
+def backup_sessions(admin) -> list:
+    return sql_run(admin, "SELECT pid, application_name FROM pg_stat_activity "
+                          "WHERE application_name LIKE 'flashgreen-backup%'")
+
+
+def test_backup_blocked_by_an_exclusive_lock_fails_within_the_lock_wait_timeout(pg_cluster, chinook, tmp_path):
+    """An ALTER TABLE left open (ACCESS EXCLUSIVE on track): the backup gives up after
+    --lock-wait-timeout instead of waiting forever, says so, and leaves nothing."""
+    admin = admin_endpoint(pg_cluster, chinook.dbname)
+    out_dir = tmp_path / "backups"
+    out_dir.mkdir()
+    env_file = env_for(chinook, tmp_path)
+    with admin.connect("lock-holder", autocommit=False) as holder:
+        holder.execute("LOCK TABLE track IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        result = run_script("backup.py", "--env-file", env_file, "--output", out_dir / "flash-green-backup.sql",
+                            "--lock-wait-timeout", "2", timeout=60)
+        elapsed = time.monotonic() - started
+        # Still holding the lock: nothing of the backup waits behind it any more.
+        wait_for(lambda: not backup_sessions(admin), 5, "the backup's sessions to end")
+        holder.rollback()
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "gave up waiting for a table lock after --lock-wait-timeout 2 s" in result.stderr, result.stderr
+    assert "track" in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert elapsed < 2 + 3, f"took {elapsed:.1f} s with --lock-wait-timeout 2"
+    assert dir_entries(out_dir) == []
+    assert_no_secrets([chinook.password], result.stdout, result.stderr)
+
+
+def test_manifest_session_waits_no_longer_than_the_lock_wait_timeout(chinook, tmp_path):
+    """The manifest's own sessions carry lock_timeout too (pg_dump's flag does not reach them)."""
+    from runbook.manifest import configure_session
+
+    with chinook.connect("flashgreen-test") as conn:
+        configure_session(conn, lock_timeout_ms=2000)
+        assert conn.execute("SHOW lock_timeout").fetchone()[0] == "2s"
+        configure_session(conn)  # the workers' second call leaves it alone
+        assert conn.execute("SHOW lock_timeout").fetchone()[0] == "2s"
+
+
+def child_pids(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in children.read_text().split()] if children.exists() else []
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+def test_backup_interrupted_kills_pg_dump_and_leaves_nothing(pg_cluster, chinook, tmp_path):
+    """Ctrl-C while pg_dump waits (on a lock, so the signal lands mid-backup every time):
+    exit 130, pg_dump killed and reaped, no session left, nothing at PATH."""
+    admin = admin_endpoint(pg_cluster, chinook.dbname)
+    out_dir = tmp_path / "backups"
+    out_dir.mkdir()
+    env_file = env_for(chinook, tmp_path)
+    with admin.connect("lock-holder", autocommit=False) as holder:
+        holder.execute("LOCK TABLE track IN ACCESS EXCLUSIVE MODE")
+        proc = subprocess.Popen([sys.executable, str(REPO / "scripts" / "backup.py"), "--env-file", str(env_file),
+                                 "--output", str(out_dir / "flash-green-backup.sql")],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+        try:
+            wait_for(lambda: pg_dump_backend(admin), 30, "pg_dump to wait on the lock")
+            pg_dumps = [p for p in child_pids(proc.pid) if Path(f"/proc/{p}/comm").read_text().strip() == "pg_dump"]
+            assert pg_dumps, "no pg_dump child found: the test would prove nothing"
+            proc.send_signal(signal.SIGINT)
+            stdout, stderr = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert not any(alive(p) for p in pg_dumps), "pg_dump outlived the interrupted backup"
+        holder.rollback()
+    assert proc.returncode == 130 and "interrupted" in stderr, stdout + stderr
+    assert "Traceback" not in stderr
+    assert dir_entries(out_dir) == []
+    wait_for(lambda: not backup_sessions(admin), 10, "the backup's sessions to end")
+
+
+def run_backup_as_nobody(env_file: Path, output: Path) -> tuple[int, str]:
+    """scripts/backup.py's main, as an unprivileged user (uid 65534) when run as root: root
+    writes anywhere, so only a real EACCES proves the check. The env comes through the
+    process environment (nobody cannot read the root-only test directory)."""
+    import importlib.util
+
+    from dotenv import dotenv_values
+
+    from runbook import cli
+
+    values = dotenv_values(env_file)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: never returns into pytest
+        rc = 99
+        try:
+            os.close(read_end)
+            # pytest captures at the Python level too: the script's output goes to the pipe.
+            sys.stdout = sys.stderr = os.fdopen(write_end, "w", buffering=1)
+            if os.geteuid() == 0:
+                os.setgroups([])
+                os.setgid(65534)
+                os.setuid(65534)
+            os.environ.update(values)
+            spec = importlib.util.spec_from_file_location("backup_script", REPO / "scripts" / "backup.py")
+            script = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(script)
+            sys.argv = ["backup.py"]
+            rc = cli.run(script.main, ["--output", str(output)])
+        except BaseException as exc:  # reported, not swallowed: the parent's assertion shows it
+            sys.stderr.write(f"child raised {exc!r}\n")
+        finally:
+            sys.stderr.flush()
+            os._exit(rc)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        output_text = pipe.read().decode()
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), output_text
+
+
+def test_backup_into_a_directory_it_cannot_write_is_a_bad_invocation(chinook, tmp_path):
+    env_file = env_for(chinook, tmp_path)
+    # Outside pytest's root-only base directory, so the unprivileged child can reach it.
+    out_dir = Path(tempfile.mkdtemp(prefix="flashgreen-readonly-"))
+    try:
+        out_dir.chmod(0o555 if os.geteuid() else 0o755)  # root-owned: not writable by uid 65534
+        rc, output = run_backup_as_nobody(env_file, out_dir / "flash-green-backup.sql")
+        assert rc == 2, output
+        assert f"cannot create files in {out_dir}: Permission denied" in output, output
+        assert len(output.strip().splitlines()) == 1 and "Traceback" not in output, output
+        assert dir_entries(out_dir) == []
+        assert_no_secrets([chinook.password], output)
+    finally:
+        out_dir.chmod(0o700)
+        shutil.rmtree(out_dir)
+
+
+def test_backup_whose_file_cannot_be_written_fails_with_one_line(chinook, tmp_path):
+    """A write that fails mid-dump (the file size limit: EFBIG, as a full disk gives ENOSPC):
+    exit 1, one line naming the error, nothing left at PATH, pg_dump not left running."""
+    import resource
+
+    out_dir = tmp_path / "backups"
+    out_dir.mkdir()
+
+    def small_files() -> None:  # in the child only; pipes are not limited, so pg_dump runs on
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
+
+    result = subprocess.run([sys.executable, str(REPO / "scripts" / "backup.py"), "--env-file",
+                             str(env_for(chinook, tmp_path)), "--output", str(out_dir / "flash-green-backup.sql")],
+                            capture_output=True, text=True, timeout=60, cwd=REPO, preexec_fn=small_files,
+                            check=False)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "backup failed: writing the backup failed: [Errno 27] File too large" in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert dir_entries(out_dir) == []
+    wait_for(lambda: not backup_sessions(chinook), 5, "the backup's sessions to end")  # the owner sees its own
+
+
+def test_inherited_pgpassword_reaches_the_client_programs(monkeypatch):
+    """An Endpoint without a password of its own (libpq, hence psycopg, uses PGPASSWORD then)
+    passes the inherited PGPASSWORD on; one with a password passes its own."""
+    monkeypatch.setenv("PGPASSWORD", "inherited-pw-123456")
+    bare = backup.Endpoint.from_conninfo("postgresql://u@127.0.0.1:5432/db")
+    assert bare.child_env()["PGPASSWORD"] == "inherited-pw-123456"
+    own = backup.Endpoint.from_conninfo("postgresql://u:own-pw-1234567@127.0.0.1:5432/db")
+    assert own.child_env()["PGPASSWORD"] == "own-pw-1234567"
+    assert "own-pw-1234567" not in own.conninfo()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from psycopg import sql
@@ -134,3 +135,28 @@ def test_restore_refuses_the_source_and_a_non_empty_database(pg_cluster, chinook
     backup.restore(db.endpoint, chinook_backup.path, manifest=chinook_backup.manifest)
     with pg_cluster.connect(db.name) as conn:
         assert conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier("artist"))).fetchone()[0] == 275
+
+
+def test_verify_restore_without_password_and_unavailable_bundle_fails_in_one_line(restored, chinook_backup,
+                                                                                 tmp_path):
+    """No password in the env, and the secret bundle that should hold it cannot be loaded
+    (Vault not listening): a failed check, exit 1, not a traceback."""
+    from psycopg.conninfo import make_conninfo
+
+    from fixtures.targets import free_port
+
+    token = "hvs.test-token-9876543210"
+    values = {**BASE_ENV, "API_KEY": "test-api-key-123456", "DATABASE_URL": make_conninfo("", **restored.options),
+              "VAULT_ADDR": f"http://127.0.0.1:{free_port()}", "VAULT_TOKEN": token,
+              "VAULT_SECRET_PATH": "secret/data/flash-green"}
+    env_file = write_env_file(tmp_path / "no-password.env", values, "test")
+    env = {k: v for k, v in os.environ.items() if k != "PGPASSWORD"}
+    result = run_script("verify_restore.py", "--env-file", env_file, "--manifest", chinook_backup.manifest_path,
+                        env=env, timeout=60)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr and result.stderr == "", result.stderr
+    fail_lines = [line for line in result.stdout.splitlines() if line.startswith("FAIL")]
+    assert len(fail_lines) == 1 and fail_lines[0].startswith("FAIL restore.connect "), result.stdout
+    assert "no database password and the secret bundle is unavailable" in fail_lines[0], result.stdout
+    assert "verify: 0 passed, 1 failed" in result.stdout
+    assert_no_secrets([restored.password, token], result.stdout, result.stderr)

@@ -183,11 +183,23 @@ def test_probe_fails_when_pg_dump_on_path_is_older_than_the_server(pg_database, 
     assert str(fake / "pg_dump") in found["db.pg_dump"].message
 
 
-def test_probe_fails_when_pg_dump_is_not_on_path(pg_database, db_env_file, tmp_path, monkeypatch):
+def test_probe_fails_when_there_is_no_pg_dump(pg_database, db_env_file, tmp_path, monkeypatch):
+    from runbook import pgbin
+
     monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(pgbin, "BIN_GLOB", str(tmp_path / "postgresql" / "*" / "bin"))
     found = by_check(database.probe(context(db_env_file(pg_database.url()))))
     assert found["db.pg_dump"].status is Status.FAIL
-    assert "pg_dump is not on PATH" in found["db.pg_dump"].message
+    assert f"pg_dump is not on PATH nor in {tmp_path}/postgresql/*/bin" in found["db.pg_dump"].message
+
+
+def test_probe_finds_pg_dump_off_path_where_the_backup_finds_it(pg_database, db_env_file, tmp_path, monkeypatch):
+    from runbook import pgbin
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # Debian keeps the versioned clients off PATH
+    found = by_check(database.probe(context(db_env_file(pg_database.url()))))
+    assert found["db.pg_dump"].status is Status.PASS
+    assert pgbin.find("pg_dump") in found["db.pg_dump"].message
 
 
 # --------------------------------------------------------------------------------------------
