@@ -1,6 +1,7 @@
 """Backups that fail, round trips that are killed, and secrets that must stay off command lines."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -38,28 +39,37 @@ def pg_dump_backend(admin) -> int | None:
     return rows[0][0] if rows else None
 
 
-def test_backup_whose_connection_is_terminated_mid_dump_leaves_nothing(pg_cluster, chinook, tmp_path):
-    """pg_dump's backend is terminated while it dumps (held up by a table lock, so the kill
-    lands mid-dump every time): exit 1, a message, nothing at PATH."""
+@contextlib.contextmanager
+def backup_waiting_on_a_lock(pg_cluster, chinook, tmp_path):
+    """scripts/backup.py started while another session holds ACCESS EXCLUSIVE on a table, so
+    pg_dump is mid-backup, waiting, when the test acts: the timing is deterministic.
+    Yields (admin endpoint, the backup process, its output directory); the process is killed
+    if the test left it running, and the lock is released."""
     admin = admin_endpoint(pg_cluster, chinook.dbname)
     out_dir = tmp_path / "backups"
     out_dir.mkdir()
     env_file = env_for(chinook, tmp_path)
-    # Hold a lock pg_dump must wait for, so the kill lands while it is dumping (deterministic).
     with admin.connect("lock-holder", autocommit=False) as holder:
         holder.execute("LOCK TABLE track IN ACCESS EXCLUSIVE MODE")
         proc = subprocess.Popen([sys.executable, str(REPO / "scripts" / "backup.py"), "--env-file", str(env_file),
                                  "--output", str(out_dir / "flash-green-backup.sql")],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
         try:
-            pid = wait_for(lambda: pg_dump_backend(admin), 30, "pg_dump to wait on the lock")
-            sql_run(admin, f"SELECT pg_terminate_backend({pid})")
-            stdout, stderr = proc.communicate(timeout=60)
+            yield admin, proc, out_dir
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-        holder.rollback()
+            holder.rollback()
+
+
+def test_backup_whose_connection_is_terminated_mid_dump_leaves_nothing(pg_cluster, chinook, tmp_path):
+    """pg_dump's backend is terminated while it dumps (held up by a table lock, so the kill
+    lands mid-dump every time): exit 1, a message, nothing at PATH."""
+    with backup_waiting_on_a_lock(pg_cluster, chinook, tmp_path) as (admin, proc, out_dir):
+        pid = wait_for(lambda: pg_dump_backend(admin), 30, "pg_dump to wait on the lock")
+        sql_run(admin, f"SELECT pg_terminate_backend({pid})")
+        stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 1, stdout + stderr
     assert "backup failed: pg_dump failed" in stderr and "nothing was written to" in stderr
     assert "Traceback" not in stderr
@@ -377,27 +387,13 @@ def alive(pid: int) -> bool:
 def test_backup_interrupted_kills_pg_dump_and_leaves_nothing(pg_cluster, chinook, tmp_path):
     """Ctrl-C while pg_dump waits (on a lock, so the signal lands mid-backup every time):
     exit 130, pg_dump killed and reaped, no session left, nothing at PATH."""
-    admin = admin_endpoint(pg_cluster, chinook.dbname)
-    out_dir = tmp_path / "backups"
-    out_dir.mkdir()
-    env_file = env_for(chinook, tmp_path)
-    with admin.connect("lock-holder", autocommit=False) as holder:
-        holder.execute("LOCK TABLE track IN ACCESS EXCLUSIVE MODE")
-        proc = subprocess.Popen([sys.executable, str(REPO / "scripts" / "backup.py"), "--env-file", str(env_file),
-                                 "--output", str(out_dir / "flash-green-backup.sql")],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
-        try:
-            wait_for(lambda: pg_dump_backend(admin), 30, "pg_dump to wait on the lock")
-            pg_dumps = [p for p in child_pids(proc.pid) if Path(f"/proc/{p}/comm").read_text().strip() == "pg_dump"]
-            assert pg_dumps, "no pg_dump child found: the test would prove nothing"
-            proc.send_signal(signal.SIGINT)
-            stdout, stderr = proc.communicate(timeout=30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+    with backup_waiting_on_a_lock(pg_cluster, chinook, tmp_path) as (admin, proc, out_dir):
+        wait_for(lambda: pg_dump_backend(admin), 30, "pg_dump to wait on the lock")
+        pg_dumps = [p for p in child_pids(proc.pid) if Path(f"/proc/{p}/comm").read_text().strip() == "pg_dump"]
+        assert pg_dumps, "no pg_dump child found: the test would prove nothing"
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=30)
         assert not any(alive(p) for p in pg_dumps), "pg_dump outlived the interrupted backup"
-        holder.rollback()
     assert proc.returncode == 130 and "interrupted" in stderr, stdout + stderr
     assert "Traceback" not in stderr
     assert dir_entries(out_dir) == []
