@@ -20,6 +20,7 @@ from fixtures.scratchdb import ScratchDatabase
 from fixtures.targets import random_secret
 from runbook import redact
 from runbook.backup import Endpoint
+from tests.conftest import skip_unless_ci
 
 TEMPLATE = "flashgreen_chinook_template"
 OWNER = "chinook_owner"
@@ -49,7 +50,7 @@ def chinook_owner(pg_cluster) -> tuple[str, str]:
 @pytest.fixture(scope="session")
 def chinook_template(pg_cluster, chinook_owner) -> str:
     if not CHINOOK.exists():
-        pytest.skip(f"the Chinook dataset is missing: {CHINOOK}")
+        skip_unless_ci(f"the Chinook dataset is missing: {CHINOOK}")
     key = (pg_cluster.port, "template")
     if key not in _made:
         load_chinook(pg_cluster, chinook_owner[0])

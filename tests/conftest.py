@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -11,7 +14,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 SCRIPTS = REPO / "scripts"
 
-pytest_plugins = ["pytester", "tests.pg_fixtures"]
+pytest_plugins = ["pytester", "tests.pg_fixtures", "tests.backup_fixtures"]
 
 
 def run_script(name: str, *args: str, timeout: float = 120, env: dict | None = None,
@@ -43,3 +46,40 @@ def assert_no_secrets(secrets: list[str], *outputs: str | Path) -> None:
         leaked = [i for i, s in enumerate(secrets) if s in text]
         # Say which secret (by index) leaked where, never the value itself.
         assert not leaked, f"secret #{leaked} appears in {output if isinstance(output, Path) else 'output'}"
+
+
+@contextmanager
+def silent_listener(host: str = "127.0.0.1", port: int = 0):
+    """A loopback port that accepts TCP connections (in the kernel's backlog) and never answers."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, port))
+        s.listen(16)
+        yield s.getsockname()[1]
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then closed again)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(condition, timeout: float, what: str, interval: float = 0.02):
+    """``condition()``'s first truthy value within ``timeout`` seconds, else fail naming ``what``."""
+    __tracebackhide__ = True
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout} s waiting for {what}")
+
+
+def skip_unless_ci(reason: str) -> None:
+    """Skip: what this test needs is missing here. In CI (the CI variable is set) everything
+    is installed on purpose, so the same absence is a failure: a skip there would hide it."""
+    __tracebackhide__ = True
+    if os.environ.get("CI"):
+        pytest.fail(f"CI is set, so this must run: {reason}", pytrace=False)
+    pytest.skip(reason)

@@ -9,18 +9,14 @@
   (the local target's minimal set) plus the given DATABASE_URL; ``KEY=None`` drops a key.
 
 Plain helpers: ``context(path, bundle=None, **settings)`` (a RunContext as the CLI builds it),
-``by_check`` / ``text_of`` (findings by id / as one text for secret scans), ``silent_listener``
-and ``closed_port`` (loopback sockets that never answer / refuse), ``fake_pg_dump``,
+``by_check`` / ``text_of`` (findings by id / as one text for secret scans), ``fake_pg_dump``,
 ``set_alembic_revision`` and ``write_script_directory`` (a tiny Alembic script directory).
 """
 from __future__ import annotations
 
 import itertools
-import os
 import shutil
-import socket
 import textwrap
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -34,6 +30,7 @@ from runbook.context import make_context
 from runbook.contract import load_contract
 from runbook.envfile import read_env_file
 from runbook.settings import Settings
+from tests.conftest import skip_unless_ci
 
 _names = itertools.count(1)
 
@@ -87,9 +84,7 @@ def pg_cluster(pytestconfig):
     try:
         cluster.start()
     except BinariesNotFound as exc:
-        if os.environ.get("CI"):  # CI installs PostgreSQL: there a skip would hide a failure
-            pytest.fail(f"CI is set, so this must run: {exc}", pytrace=False)
-        pytest.skip(str(exc))
+        skip_unless_ci(str(exc))
     try:
         yield cluster
     finally:
@@ -145,21 +140,6 @@ def by_check(findings):
 
 def text_of(findings) -> str:
     return "\n".join(f"{f.check} {f.status.value} {f.message} {f.where}" for f in findings)
-
-
-@contextmanager
-def silent_listener(host: str = "127.0.0.1", port: int = 0):
-    """Accepts TCP connections (in the kernel's backlog) and never says a word."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, port))
-        s.listen(16)
-        yield s.getsockname()[1]
-
-
-def closed_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]  # closed again when we return: nothing listens there
 
 
 def fake_pg_dump(directory: Path, version_line: str) -> Path:

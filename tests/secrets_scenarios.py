@@ -7,13 +7,10 @@ three runs go in parallel (they are subprocesses) to keep the suite fast.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +23,7 @@ import requests  # noqa: F401
 # each test, and a library first imported *inside* a pytester test would be half-forgotten
 # afterwards (requests' cookie classes stop matching http.cookiejar's).
 
-from fixtures.targets import free_port, random_secret, write_env_file
+from fixtures.targets import random_secret, write_env_file
 from runbook import redact
 from runbook.context import RunContext, make_context
 from runbook.contract import load_contract
@@ -64,19 +61,6 @@ def the(findings: list[Finding], check: str) -> Finding:
     matches = [f for f in findings if f.check == check]
     assert len(matches) == 1, f"expected one {check} finding, got {[f.check for f in findings]}"
     return matches[0]
-
-
-@contextmanager
-def silent_listener() -> Iterator[int]:
-    """A port that accepts connections (the kernel's backlog) and never answers."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        s.listen(16)
-        yield s.getsockname()[1]
-
-
-def closed_port() -> int:
-    return free_port()
 
 
 def timed_preflight(ctx: RunContext) -> tuple[list[Finding], float]:
@@ -125,6 +109,17 @@ def run_everywhere(pytester: pytest.Pytester, env: Path, *options: str) -> Outpu
         document = pool.submit(run_script, "preflight_check.py", *cli, "--format", "json")
         suite = run_secrets_tests(pytester, "--env-file", str(env), f"--junitxml={junit}", *options)
         return Outputs(text.result(), document.result(), suite, junit)
+
+
+def check_scenario(pytester: pytest.Pytester, setup, arrange, check: str, status: str, fragment: str) -> None:
+    """Arrange a backend's failure, then see it reported, masked, by the library, the CLI (text
+    and JSON) and the runbook tests (terminal and JUnit)."""
+    __tracebackhide__ = True
+    arrange(setup)
+    path = env_file(pytester.path, setup.env)
+    finding = the(timed_preflight(context_of(path))[0], check)
+    assert finding.status.value == status and fragment in finding.message, finding.message
+    assert_reported(run_everywhere(pytester, path), check, status, fragment, setup.secrets)
 
 
 def assert_reported(outputs: Outputs, check: str, status: str, fragment: str, secrets: list[str]) -> None:

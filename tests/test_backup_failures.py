@@ -17,20 +17,9 @@ import pytest
 from fixtures.pgcluster import reap_stale_clusters
 from fixtures.scratchdb import PREFIX, ScratchDatabase, drop_stale, list_scratch, owner_alive, scratch_name
 from runbook import backup
-from tests.backup_fixtures import (admin_endpoint, chinook, chinook_owner, chinook_template,  # noqa: F401
-                                   dir_entries, failures, restore_url_and_env, scratch, sql_run)
-from tests.conftest import REPO, assert_no_secrets, run_script
+from tests.backup_fixtures import admin_endpoint, dir_entries, failures, restore_url_and_env, sql_run
+from tests.conftest import REPO, assert_no_secrets, run_script, wait_for
 from tests.test_backup_verify import env_for
-
-
-def wait_for(condition, timeout: float, what: str, interval: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    pytest.fail(f"timed out after {timeout} s waiting for {what}")
 
 
 def pg_dump_backend(admin) -> int | None:
@@ -214,19 +203,25 @@ def ops_run(args: list[str], env: dict | None = None, **popen) -> subprocess.Pop
                             text=True, **popen)
 
 
+def lingering_pg_restore(tmp_path: Path) -> tuple[Path, Path]:
+    """A pg_restore shim that touches a marker, restores, then lingers (so a signal lands
+    while the round trip is in its restore step): (directory to put first on PATH, marker)."""
+    marker = tmp_path / "restoring"
+    shims = tmp_path / "shims"
+    shims.mkdir()
+    real = backup.program("pg_restore")
+    (shims / "pg_restore").write_text(f'#!/bin/sh\ntouch "{marker}"\n"{real}" "$@"\nexec sleep 120\n')
+    (shims / "pg_restore").chmod(0o755)
+    return shims, marker
+
+
 def test_round_trip_killed_mid_restore_leaves_no_scratch_after_the_next_run(pg_cluster, tmp_path):
     """SIGKILL (no cleanup possible) during the restore: the next run drops the leftover."""
     admin = admin_endpoint(pg_cluster)
     # The password in PGPASSWORD, not on the command line: pg_restore must still get it.
     restore_url, pg_env = restore_url_and_env(pg_cluster)
     before = set(list_scratch(admin))
-    marker = tmp_path / "restoring"
-    shims = tmp_path / "shims"
-    shims.mkdir()
-    real = backup.program("pg_restore")
-    # pg_restore that signals it started, restores, then lingers: the kill lands mid-restore step.
-    (shims / "pg_restore").write_text(f'#!/bin/sh\ntouch "{marker}"\n"{real}" "$@"\nsleep 120\n')
-    (shims / "pg_restore").chmod(0o755)
+    shims, marker = lingering_pg_restore(tmp_path)
     # Its own TMPDIR (searchable by the postgres user), so what the killed run leaves on this
     # machine (its target's workdir, its throwaway cluster) is found and removed afterwards.
     tmpdir = Path(tempfile.mkdtemp(prefix="flashgreen-killed-run-"))
@@ -262,12 +257,7 @@ def test_round_trip_interrupted_mid_restore_drops_its_scratch_database(sig, pg_c
     """SIGTERM (a CI timeout) and Ctrl-C during the restore: the run itself drops its scratch."""
     admin = admin_endpoint(pg_cluster)
     before = set(list_scratch(admin))
-    marker = tmp_path / "restoring"
-    shims = tmp_path / "shims"
-    shims.mkdir()
-    real = backup.program("pg_restore")
-    (shims / "pg_restore").write_text(f'#!/bin/sh\ntouch "{marker}"\n"{real}" "$@"\nexec sleep 120\n')
-    (shims / "pg_restore").chmod(0o755)
+    shims, marker = lingering_pg_restore(tmp_path)
     restore_url, pg_env = restore_url_and_env(pg_cluster)
     env = {**pg_env, "PATH": f"{shims}:{os.environ['PATH']}"}
     run = ops_run(["-m", "backup", "--restore-url", restore_url], env)

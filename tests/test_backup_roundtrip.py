@@ -10,8 +10,7 @@ import pytest
 
 from runbook import backup, manifest
 from runbook.findings import Status
-from tests.backup_fixtures import (by_check, chinook, chinook_owner, chinook_template, failures,  # noqa: F401
-                                   scratch, sql_run)
+from tests.backup_fixtures import by_check, failures, sql_run
 
 CHINOOK_TABLES = 11
 CHINOOK_ROWS = 15607

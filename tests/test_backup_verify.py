@@ -10,8 +10,7 @@ from psycopg import sql
 from fixtures.targets import write_env_file
 from runbook import backup
 from runbook.findings import Status
-from tests.backup_fixtures import (chinook, chinook_owner, chinook_template, failures, scratch,  # noqa: F401
-                                   sql_run)
+from tests.backup_fixtures import failures, sql_run
 from tests.conftest import assert_no_secrets, run_script
 from tests.pg_fixtures import BASE_ENV
 
@@ -19,7 +18,6 @@ from tests.pg_fixtures import BASE_ENV
 @pytest.fixture(scope="module")
 def chinook_backup(pg_cluster, chinook_template, chinook_owner, tmp_path_factory):
     """One backup of Chinook (custom format) for every damage test."""
-    from tests.backup_fixtures import admin_endpoint
 
     user, password = chinook_owner
     name = "chinook_verify_source"

@@ -25,25 +25,17 @@ from pathlib import Path
 import pytest
 
 from fixtures import container_plugin, containers
-from tests.conftest import REPO, assert_no_secrets, run_ops_tests
+from tests.conftest import REPO, assert_no_secrets, run_ops_tests, skip_unless_ci
 
 POSTGRES_IMAGE = os.environ.get("FLASHGREEN_POSTGRES_IMAGE", "flashgreen/postgres:15-local")
 MOTO_IMAGE = os.environ.get("FLASHGREEN_MOTO_IMAGE", "flashgreen/moto:5.0.14-local")
-
-
-def _unavailable(reason: str):
-    """Skip, or fail in CI: there the engine is part of the job."""
-    __tracebackhide__ = True
-    if os.environ.get("CI"):
-        pytest.fail(f"CI is set, so this must run: {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")
 def engine():
     problem = containers.docker_engine_problem()
     if problem:
-        _unavailable(f"needs a Docker engine: {problem}")
+        skip_unless_ci(f"needs a Docker engine: {problem}")
     client = containers.engine_client()
     yield client
     client.close()
@@ -61,7 +53,7 @@ def _local_image(engine, image: str, script: str) -> str:
     try:
         engine.images.get(image)
     except docker.errors.ImageNotFound:
-        _unavailable(f"image {image} is not on the engine: build it with {script}")
+        skip_unless_ci(f"image {image} is not on the engine: build it with {script}")
     return image
 
 

@@ -5,14 +5,13 @@ Every failure mode is provoked for real; each test asserts the message and that 
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from psycopg import sql
 
 from runbook import database, redact
 from runbook.findings import Status
-from tests.conftest import assert_no_secrets
+from tests.conftest import assert_no_secrets, skip_unless_ci
 from tests.pg_fixtures import (by_check, context, fake_pg_dump, set_alembic_revision, text_of,
                                write_script_directory)
 
@@ -226,7 +225,7 @@ def test_staging_without_tls_passes_and_says_so(pg_database, db_env_file):
 
 def test_production_with_a_really_encrypted_session_passes(pg_cluster, pg_database, db_env_file):
     if not pg_cluster.ssl:
-        pytest.skip("the session cluster has no TLS (no openssl command to make its certificate)")
+        skip_unless_ci("the session cluster has no TLS (no openssl command to make its certificate)")
     path = db_env_file(pg_database.url(query="sslmode=require"), APP_ENV="production")
     tls = by_check(database.probe(context(path)))["db.tls"]
     assert tls.status is Status.PASS and "is encrypted (TLSv1." in tls.message, tls.message

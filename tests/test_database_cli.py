@@ -12,7 +12,8 @@ import time
 import pytest
 
 from tests.conftest import assert_no_secrets, run_script
-from tests.pg_fixtures import closed_port, fake_pg_dump, set_alembic_revision, silent_listener, write_script_directory
+from tests.conftest import closed_port, silent_listener
+from tests.pg_fixtures import fake_pg_dump, set_alembic_revision, write_script_directory
 
 
 def preflight(*args, **kwargs):

@@ -14,7 +14,8 @@ import pytest
 from runbook import database, redact
 from runbook.findings import Status
 from tests.conftest import assert_no_secrets
-from tests.pg_fixtures import closed_port, context, silent_listener, text_of
+from tests.conftest import closed_port, silent_listener
+from tests.pg_fixtures import context, text_of
 
 PASSWORD = "timeout-test-password-9f2"
 redact.register(PASSWORD)

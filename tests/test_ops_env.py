@@ -4,7 +4,7 @@ import textwrap
 import pytest
 
 from runbook.contract import load_contract
-from tests.conftest import REPO, assert_no_secrets, run_ops_tests
+from tests.conftest import assert_no_secrets, run_ops_tests
 from tests.test_envspec import PRODUCTION, STAGING
 
 RULES = [rule.id for rule in load_contract().rules]

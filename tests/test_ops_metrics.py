@@ -16,7 +16,7 @@ from pathlib import Path
 from werkzeug.wrappers import Response
 
 from fixtures.targets import random_secret, write_env_file
-from tests.conftest import REPO, run_ops_tests
+from tests.conftest import REPO, run_ops_tests, wait_for
 from tests.metrics_http import ScriptedServer, exposition
 
 MARK = "FLASHGREEN_STANDIN_TEST_MARK"
@@ -36,15 +36,6 @@ def standins(mark: str) -> list[int]:
         if b"fixtures.standin_service" in cmdline and f"{MARK}={mark}".encode() in environ:
             found.append(int(proc.name))
     return found
-
-
-def wait_for(predicate, timeout: float, step: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
 
 
 def test_local_target_runs_the_step_against_the_standin_and_stops_it(pytester, monkeypatch):
@@ -88,7 +79,7 @@ def test_sigterm_mid_run_stops_the_standin(tmp_path):
     # A long interval keeps the run inside the stability check while we signal it.
     suite = _start_suite(mark, "--metrics-interval", "60")
     try:
-        assert wait_for(lambda: standins(mark), 30), "the stand-in never started"
+        wait_for(lambda: standins(mark), 30, "the stand-in to start")
         time.sleep(1.0)  # into the 60 s wait between the two scrapes
         suite.send_signal(signal.SIGTERM)
         output, _ = suite.communicate(timeout=30)
@@ -97,7 +88,7 @@ def test_sigterm_mid_run_stops_the_standin(tmp_path):
             suite.kill()
             suite.wait(10)
     assert suite.returncode != 0
-    assert wait_for(lambda: not standins(mark), 5), output.decode(errors="replace")[-2000:]
+    wait_for(lambda: not standins(mark), 5, "the stand-in to stop; the run said: " + output.decode(errors="replace")[-2000:])
 
 
 def test_a_killed_run_leaves_no_standin_behind():
@@ -105,7 +96,7 @@ def test_a_killed_run_leaves_no_standin_behind():
     mark = uuid.uuid4().hex
     suite = _start_suite(mark, "--metrics-interval", "60")
     try:
-        assert wait_for(lambda: standins(mark), 30), "the stand-in never started"
+        wait_for(lambda: standins(mark), 30, "the stand-in to start")
         suite.kill()
         suite.wait(10)
     finally:
@@ -113,4 +104,4 @@ def test_a_killed_run_leaves_no_standin_behind():
             suite.kill()
             suite.wait(10)
         suite.stdout.close()
-    assert wait_for(lambda: not standins(mark), 5)
+    wait_for(lambda: not standins(mark), 5, "the stand-in to notice its parent is gone")

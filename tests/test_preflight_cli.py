@@ -5,7 +5,7 @@ import os
 import pytest
 
 from tests.conftest import REPO, run_script
-from tests.test_envspec import PRODUCTION, STAGING
+from tests.test_envspec import STAGING
 
 
 def write(tmp_path, text, name="test.env"):

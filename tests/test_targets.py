@@ -47,13 +47,19 @@ def test_a_killed_runs_workdir_is_removed_by_the_next_run(pytester, tmp_path, mo
     process = subprocess.Popen(
         [sys.executable, "-m", "pytest", "-s", "-p", "no:cacheprovider", "-c", str(REPO / "pytest.ini"),
          "--rootdir", str(REPO), "-p", "fixtures.plugin", str(pytester.path / "test_hang.py")],
-        stdout=subprocess.PIPE, text=True, cwd=pytester.path)
-    deadline = time.monotonic() + 60
-    for line in process.stdout:
-        if "TARGET" in line or time.monotonic() > deadline:
-            break
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=pytester.path,
+        env={**os.environ, "PYTHONPATH": str(REPO)})
+    seen = []
+    try:
+        deadline = time.monotonic() + 60
+        for line in process.stdout:
+            seen.append(line)
+            if "TARGET" in line or time.monotonic() > deadline:
+                break
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert any("TARGET" in line for line in seen), "the session never reached its test:\n" + "".join(seen)
     left = list(tmp_path.glob("flashgreen-local-*"))
     assert len(left) == 1, "the killed run should have left its work directory"
 
