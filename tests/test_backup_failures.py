@@ -18,7 +18,7 @@ from fixtures.pgcluster import reap_stale_clusters
 from fixtures.scratchdb import PREFIX, ScratchDatabase, drop_stale, list_scratch, owner_alive, scratch_name
 from runbook import backup
 from tests.backup_fixtures import admin_endpoint, dir_entries, failures, restore_url_and_env, sql_run
-from tests.conftest import REPO, assert_no_secrets, run_script, wait_for
+from tests.conftest import REPO, assert_no_secrets, closed_port, run_script, wait_for
 from tests.test_backup_verify import env_for
 
 
@@ -154,9 +154,7 @@ def test_backup_cli_writes_dump_and_manifest(chinook, tmp_path):
 
 
 def test_unreachable_source_fails_fast_and_leaves_nothing(tmp_path):
-    from fixtures.targets import free_port
-
-    gone = backup.Endpoint.from_conninfo(f"postgresql://u:pw-secret-1234@127.0.0.1:{free_port()}/db", connect_timeout=2)
+    gone = backup.Endpoint.from_conninfo(f"postgresql://u:pw-secret-1234@127.0.0.1:{closed_port()}/db", connect_timeout=2)
     started = time.monotonic()
     with pytest.raises(backup.BackupError, match="cannot open the backup snapshot on 127.0.0.1"):
         backup.backup(gone, tmp_path / "x.sql")

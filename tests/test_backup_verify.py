@@ -11,7 +11,7 @@ from fixtures.targets import write_env_file
 from runbook import backup
 from runbook.findings import Status
 from tests.backup_fixtures import failures, sql_run
-from tests.conftest import assert_no_secrets, run_script
+from tests.conftest import assert_no_secrets, closed_port, run_script
 from tests.pg_fixtures import BASE_ENV
 
 
@@ -113,9 +113,7 @@ def test_verify_restore_exit_2_on_an_unusable_manifest(content, expected, tmp_pa
 
 
 def test_verify_unreachable_database_fails_with_host_and_port(chinook_backup, tmp_path):
-    from fixtures.targets import free_port
-
-    port = free_port()
+    port = closed_port()
     gone = backup.Endpoint.from_conninfo(f"postgresql://nobody:hunter2-secret@127.0.0.1:{port}/x", connect_timeout=2)
     findings = backup.verify(gone, chinook_backup.manifest)
     assert [f.check for f in findings] == ["restore.connect"] and findings[0].status is Status.FAIL
@@ -141,11 +139,9 @@ def test_verify_restore_without_password_and_unavailable_bundle_fails_in_one_lin
     (Vault not listening): a failed check, exit 1, not a traceback."""
     from psycopg.conninfo import make_conninfo
 
-    from fixtures.targets import free_port
-
     token = "hvs.test-token-9876543210"
     values = {**BASE_ENV, "API_KEY": "test-api-key-123456", "DATABASE_URL": make_conninfo("", **restored.options),
-              "VAULT_ADDR": f"http://127.0.0.1:{free_port()}", "VAULT_TOKEN": token,
+              "VAULT_ADDR": f"http://127.0.0.1:{closed_port()}", "VAULT_TOKEN": token,
               "VAULT_SECRET_PATH": "secret/data/flash-green"}
     env_file = write_env_file(tmp_path / "no-password.env", values, "test")
     env = {k: v for k, v in os.environ.items() if k != "PGPASSWORD"}

@@ -317,29 +317,3 @@ def test_owner_labels_are_judged_by_host_pid_and_start_time():
     assert containers._owner_dead(f"{host}:{dead.pid}:1")
     assert not containers._owner_dead(f"other-host:{dead.pid}:1")  # not ours to judge
     assert not containers._owner_dead("") and not containers._owner_dead(f"{host}:x:1")
-
-
-def test_the_port_pair_search_gives_up_with_a_reason(monkeypatch):
-    # Mock: making the kernel's every chosen port's neighbour busy is not something a test can
-    # arrange, so the second bind is made to fail the way a taken port does.
-    real_socket = socket.socket
-
-    class NeighbourTaken(real_socket):
-        binds = 0
-
-        def bind(self, address):
-            NeighbourTaken.binds += 1
-            if address[1] != 0:
-                raise OSError(98, "Address already in use")
-            return super().bind(address)
-
-    monkeypatch.setattr(containers.socket, "socket", NeighbourTaken)
-    with pytest.raises(containers.ServiceUnavailable,
-                       match=r"^no two adjacent free ports on 127\.0\.0\.1 after 100 attempts"):
-        containers._free_port_pair()
-    assert NeighbourTaken.binds == 200
-    monkeypatch.undo()
-    port = containers._free_port_pair()
-    with socket.socket() as a, socket.socket() as b:
-        a.bind(("127.0.0.1", port))
-        b.bind(("127.0.0.1", port + 1))

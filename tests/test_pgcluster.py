@@ -175,6 +175,7 @@ def test_as_root_without_the_unprivileged_user_the_message_says_how_to_fix_it(bi
                                            r"create one \(useradd --system no-such-user-fg\)"):
         cluster.start()
     assert list(base_dir.iterdir()) == []
+    cluster.stop()
 
 
 def test_local_postgres_serves_the_env_it_announced(tmp_path, pytestconfig):

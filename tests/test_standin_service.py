@@ -31,6 +31,7 @@ def test_env_points_the_step_at_it(tmp_path):
     service = LocalFlashGreen(tmp_path)
     assert service.env() == {"SERVICE_URL": f"http://127.0.0.1:{service.port}", "METRICS_PORT": str(service.port)}
     assert metrics.scrape_url(service.env()) == f"http://127.0.0.1:{service.port}/metrics"
+    service.stop()  # never started: releases the port it holds
 
 
 def test_it_serves_real_metrics_that_move(standin):
