@@ -19,6 +19,7 @@ import socket
 import statistics
 import sys
 import time
+import timeit
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable from a checkout
@@ -31,15 +32,6 @@ from runbook.context import make_context  # noqa: E402
 from runbook.contract import load_contract  # noqa: E402
 from runbook.envfile import parse_env_text  # noqa: E402
 from runbook.settings import Settings  # noqa: E402
-
-
-def timed(fn, repeat: int) -> list[float]:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return times
 
 
 def context(url: str, timeout: float):
@@ -66,7 +58,8 @@ def main() -> int:
             assert findings[0].status.value == "PASS", findings[0].message
 
         baseline(), probe()  # warm up imports and the server's caches
-        base, ours = timed(baseline, args.repeat), timed(probe, args.repeat)
+        base = timeit.repeat(baseline, number=1, repeat=args.repeat)
+        ours = timeit.repeat(probe, number=1, repeat=args.repeat)
         print(f"healthy, {args.repeat} runs: baseline connect+SELECT 1 median {statistics.median(base) * 1000:.1f} ms "
               f"(best {min(base) * 1000:.1f}); probe median {statistics.median(ours) * 1000:.1f} ms "
               f"(best {min(ours) * 1000:.1f}); ratio probe/baseline {statistics.median(ours) / statistics.median(base):.1f}")

@@ -13,19 +13,16 @@ import argparse
 import statistics
 import subprocess
 import sys
-import time
+import timeit
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def median_seconds(command: list[str], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+    return statistics.median(timeit.repeat(
+        lambda: subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO),
+        number=1, repeat=runs))
 
 
 def main() -> None:

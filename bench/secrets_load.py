@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import timeit
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -40,24 +42,21 @@ from runbook.settings import Settings  # noqa: E402
 PATH, SECRET_ID = "secret/flash-green", "flash-green/bundle"
 
 
-def timings(function, repeat: int) -> list[float]:
-    result = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        function()
-        result.append(time.perf_counter() - started)
-    return result
-
-
 def row(name: str, suite: list[float], baseline: list[float]) -> None:
     s, b = statistics.median(suite), statistics.median(baseline)
     print(f"{name:<34} suite median {s * 1000:8.1f} ms (best {min(suite) * 1000:7.1f})   "
           f"baseline median {b * 1000:8.1f} ms (best {min(baseline) * 1000:7.1f})   ratio {s / b:5.2f}")
 
 
-def cold(code_or_args: list[str], repeat: int) -> list[float]:
-    return timings(lambda: subprocess.run([sys.executable, *code_or_args], cwd=REPO, check=False,
-                                          capture_output=True, timeout=60), repeat)
+def timings(function, repeat: int) -> list[float]:
+    return timeit.repeat(function, number=1, repeat=repeat)
+
+
+def cold(code_or_args: list[str], repeat: int, env: dict[str, str] | None = None) -> list[float]:
+    """``repeat`` runs of a new interpreter; credentials go in ``env``, never on its command line."""
+    return timings(lambda: subprocess.run([sys.executable, *code_or_args], cwd=REPO, check=True,
+                                          capture_output=True, timeout=60, env={**os.environ, **(env or {})}),
+                   repeat)
 
 
 def main() -> int:
@@ -106,17 +105,18 @@ def main() -> int:
         cold_repeat = max(args.repeat // 4, 3)
         print(f"cold, a new process each, {cold_repeat} runs each")
         cli = str(REPO / "scripts" / "preflight_check.py")
-        bare_vault = ("import hvac; hvac.Client(url=%r, token=%r, timeout=5).secrets.kv.v2.read_secret_version("
-                      "path='flash-green', mount_point='secret', raise_on_deleted_version=True)" % (vault.url, token))
-        bare_aws = ("import boto3; boto3.client('secretsmanager', region_name=%r, endpoint_url=%r, "
-                    "aws_access_key_id=%r, aws_secret_access_key=%r).get_secret_value(SecretId=%r)"
-                    % (REGION, moto.url, moto.access_key_id, moto.secret_access_key, SECRET_ID))
+        # hvac and boto3 read the token and the keys from the environment.
+        bare_vault = ("import hvac; hvac.Client(url=%r, timeout=5).secrets.kv.v2.read_secret_version("
+                      "path='flash-green', mount_point='secret', raise_on_deleted_version=True)" % vault.url)
+        bare_aws = ("import boto3; boto3.client('secretsmanager', region_name=%r, endpoint_url=%r)"
+                    ".get_secret_value(SecretId=%r)" % (REGION, moto.url, SECRET_ID))
         row("vault: CLI vs bare hvac process",
             cold([cli, "--stage", "secrets", "--env-file", str(vault_env)], cold_repeat),
-            cold(["-c", bare_vault], cold_repeat))
+            cold(["-c", bare_vault], cold_repeat, {"VAULT_TOKEN": token}))
         row("aws: CLI vs bare boto3 process",
             cold([cli, "--stage", "secrets", "--env-file", str(aws_env)], cold_repeat),
-            cold(["-c", bare_aws], cold_repeat))
+            cold(["-c", bare_aws], cold_repeat, {"AWS_ACCESS_KEY_ID": moto.access_key_id,
+                                                 "AWS_SECRET_ACCESS_KEY": moto.secret_access_key}))
 
         with socket.socket() as silent:
             silent.bind(("127.0.0.1", 0))
