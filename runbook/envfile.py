@@ -11,9 +11,10 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from dotenv.parser import parse_stream
+
+from runbook.files import read_bytes
 
 
 class EnvFileError(Exception):
@@ -84,17 +85,7 @@ def parse_env_text(text: str, name: str) -> EnvSource:
 def read_env_file(path: str | os.PathLike[str]) -> EnvSource:
     """Parse ``path``; every way it can be unreadable is an :class:`EnvFileError`."""
     name = str(path)
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except FileNotFoundError:
-        raise EnvFileError(f"{name}: no such file") from None
-    except IsADirectoryError:
-        raise EnvFileError(f"{name}: is a directory, not an env file") from None
-    except PermissionError:
-        raise EnvFileError(f"{name}: permission denied") from None
-    except OSError as exc:
-        raise EnvFileError(f"{name}: cannot read ({exc.strerror or exc})") from None
+    data = read_bytes(path, "an env file", EnvFileError)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -42,6 +42,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from runbook.files import read_bytes
+
 FORMAT_VERSION = 1
 
 # Fixed so that the text form of every value, hence every hash, is the same in any session.
@@ -426,15 +428,9 @@ def load(path: str | os.PathLike) -> Manifest:
     """Read and check a manifest file; anything unusable is a one-line ManifestError."""
     name = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ManifestError(f"{name}: no such file") from None
-    except IsADirectoryError:
-        raise ManifestError(f"{name}: is a directory, not a manifest") from None
+        text = read_bytes(path, "a manifest", ManifestError).decode("utf-8")
     except UnicodeDecodeError:
         raise ManifestError(f"{name}: not UTF-8 text, not a manifest written by scripts/backup.py") from None
-    except OSError as exc:
-        raise ManifestError(f"{name}: cannot read ({exc.strerror or exc})") from None
     try:
         data = json.loads(text)
     except ValueError as exc:

@@ -28,9 +28,9 @@ from runbook import redact
 from runbook.context import RunContext, make_context
 from runbook.contract import load_contract
 from runbook.envfile import read_env_file
-from runbook.findings import Finding
+from runbook.findings import Finding, Status
 from runbook.settings import Settings
-from tests.conftest import REPO, assert_no_secrets, run_script
+from tests.conftest import REPO, assert_no_secrets, closed_port, run_script, silent_listener
 
 SECRET_PATH = "secret/flash-green"
 
@@ -120,6 +120,34 @@ def check_scenario(pytester: pytest.Pytester, setup, arrange, check: str, status
     finding = the(timed_preflight(context_of(path))[0], check)
     assert finding.status.value == status and fragment in finding.message, finding.message
     assert_reported(run_everywhere(pytester, path), check, status, fragment, setup.secrets)
+
+
+def check_unreachable(pytester: pytest.Pytester, setup, listener: str, url_key: str, check: str,
+                      service: str, skipped: tuple[str, ...]) -> Finding:
+    """Point ``url_key`` at a loopback port that never answers ("silent") or refuses ("closed"):
+    ``check`` fails within --secrets-timeout + 1 s naming the address and the cause, the
+    ``skipped`` checks say why they did not run, and every output reports it, masked.
+    Returns the failed finding for the backend's own assertions."""
+    __tracebackhide__ = True
+    timeout = 1.0
+    expected = {"silent": "connected, but no answer within 1s", "closed": "Connection refused"}[listener]
+    with silent_listener() as silent_port:
+        port = silent_port if listener == "silent" else closed_port()
+        setup.env[url_key] = f"http://127.0.0.1:{port}"
+        path = env_file(pytester.path, setup.env)
+
+        findings, elapsed = timed_preflight(context_of(path, secrets_timeout=timeout))
+        failure = the(findings, check)
+        assert failure.status is Status.FAIL and expected in failure.message, failure.message
+        assert f"{service} at http://127.0.0.1:{port} is unreachable" in failure.message
+        assert elapsed < timeout + 1, f"took {elapsed:.2f}s with --secrets-timeout {timeout}"
+        # Nothing else waits on the dead server: the later checks are skipped, and say why.
+        for later in skipped:
+            assert the(findings, later).message == f"skipped: {check} failed"
+
+        outputs = run_everywhere(pytester, path, "--secrets-timeout", str(timeout))
+    assert_reported(outputs, check, "FAIL", expected, setup.secrets)
+    return failure
 
 
 def assert_reported(outputs: Outputs, check: str, status: str, fragment: str, secrets: list[str]) -> None:

@@ -11,6 +11,7 @@ from runbook.contract import load_contract
 from runbook.envfile import parse_env_text
 from runbook.findings import Status
 from runbook.settings import Settings
+from tests.conftest import assert_no_secrets
 
 CONTRACT = load_contract()
 
@@ -252,4 +253,4 @@ def test_messages_never_quote_secret_or_url_values():
                 VAULT_TOKEN=f"<{secret}>")
     messages = " ".join(f.message for r in CONTRACT.rules for f in judge(text, r.id))
     assert "API_KEY has leading or trailing whitespace" in messages
-    assert secret not in messages
+    assert_no_secrets([secret], messages)

@@ -13,7 +13,7 @@ from runbook.contract import load_contract
 from runbook.envfile import parse_env_text
 from runbook.findings import Status
 from runbook.settings import Settings
-from tests.conftest import run_script
+from tests.conftest import assert_no_secrets, run_script
 from tests.metrics_http import OPENMETRICS_TYPE, ScriptedServer, SilentListener, exposition
 
 BASE_ENV = {
@@ -276,7 +276,7 @@ def test_cli_metrics_stage_exits_0_on_a_good_service(server, tmp_path):
                         "--http-timeout", "2", "--metrics-interval", "0.1")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "PASS metrics.stable" in result.stdout and "6 passed, 0 failed, 0 skipped" in result.stdout
-    assert api_key not in result.stdout + result.stderr
+    assert_no_secrets([api_key], result.stdout, result.stderr)
 
 
 def test_cli_metrics_stage_exits_1_when_a_check_fails(server, tmp_path):

@@ -20,9 +20,8 @@ from fixtures.vault_standin import VaultStandin
 from runbook import redact, secrets
 from runbook.findings import Status
 from tests.conftest import REPO
-from tests.conftest import closed_port, silent_listener
-from tests.secrets_scenarios import (SECRET_PATH, assert_reported, bundle, check_scenario, context_of,
-                                     env_file, run_everywhere, the, timed_preflight)
+from tests.secrets_scenarios import (SECRET_PATH, bundle, check_scenario, check_unreachable, context_of,
+                                     env_file, the)
 
 
 @dataclass
@@ -137,24 +136,8 @@ def test_vault_scenario_is_reported_everywhere_without_secrets(
 
 @pytest.mark.parametrize("listener", ["silent", "closed"])
 def test_unreachable_vault_fails_within_the_timeout(pytester, vault_setup, listener):
-    timeout = 1.0
-    expected = {"silent": "connected, but no answer within 1s", "closed": "Connection refused"}[listener]
-    with silent_listener() as silent_port:
-        port = silent_port if listener == "silent" else closed_port()
-        vault_setup.env["VAULT_ADDR"] = f"http://127.0.0.1:{port}"
-        path = env_file(pytester.path, vault_setup.env)
-
-        findings, elapsed = timed_preflight(context_of(path, secrets_timeout=timeout))
-        health = the(findings, "secrets.vault_health")
-        assert health.status is Status.FAIL and expected in health.message, health.message
-        assert f"Vault at http://127.0.0.1:{port} is unreachable" in health.message
-        assert elapsed < timeout + 1, f"took {elapsed:.2f}s with --secrets-timeout {timeout}"
-        # Nothing else waits on the dead server: the later checks are skipped, and say why.
-        for check in ("secrets.vault_token", "secrets.vault_mount", "secrets.bundle"):
-            assert the(findings, check).message == "skipped: secrets.vault_health failed"
-
-        outputs = run_everywhere(pytester, path, "--secrets-timeout", str(timeout))
-    assert_reported(outputs, "secrets.vault_health", "FAIL", expected, vault_setup.secrets)
+    check_unreachable(pytester, vault_setup, listener, "VAULT_ADDR", "secrets.vault_health", "Vault",
+                      skipped=("secrets.vault_token", "secrets.vault_mount", "secrets.bundle"))
 
 
 # -- the rest of the Vault behaviour, in process -----------------------------------------------
