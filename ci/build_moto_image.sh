@@ -4,25 +4,20 @@
 # (debootstrap) and moto[server] installed from the package index pip is configured with.
 #
 # usage: ci/build_moto_image.sh [TAG]            (default flashgreen/moto:5.0.14-local)
-# env:   MOTO_VERSION (default 5.0.14), DEBIAN_MIRROR, FLASHGREEN_CACHE (as build_postgres_image.sh)
+# env:   MOTO_VERSION (default 5.0.14), DEBIAN_MIRROR, FLASHGREEN_CACHE (ci/image_lib.sh)
 # Idempotent like build_postgres_image.sh (a build key label; a cached root filesystem tarball).
 # Exit codes: 0 built or already there, 1 a step failed, 2 bad usage.
 set -Eeuo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+source "$here/image_lib.sh"
 tag="${1:-flashgreen/moto:5.0.14-local}"
 [ $# -le 1 ] || { echo "usage: $0 [TAG]" >&2; exit 2; }
 version="${MOTO_VERSION:-5.0.14}"
-mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
-cache="${FLASHGREEN_CACHE:-$HOME/.cache/flashgreen}"
-suite=bookworm
 
-docker version --format '{{.Server.Version}}' >/dev/null 2>&1 || {
-	echo "error: no Docker engine at ${DOCKER_HOST:-unix:///var/run/docker.sock}: start it (ci/dockerd.sh start)" >&2
-	exit 1
-}
-key="$(cat "${BASH_SOURCE[0]}" <(echo "$suite $mirror $version") | sha256sum | cut -c1-16)"
-if [ "$(docker image inspect --format '{{index .Config.Labels "org.flashgreen.build-key"}}' "$tag" 2>/dev/null)" = "$key" ]; then
+require_engine
+key="$(build_key "$version" "${BASH_SOURCE[0]}")"
+if up_to_date "$tag" "$key"; then
 	echo "$tag is up to date (build key $key)"
 	exit 0
 fi
@@ -30,15 +25,7 @@ fi
 start=$SECONDS
 tarball="$cache/moto-$version-$suite-$key.tar"
 if [ ! -s "$tarball" ]; then
-	mkdir -p "$cache"
-	rootfs="$(mktemp -d "$cache/rootfs.XXXXXX")"
-	trap 'umount -R "$rootfs/proc" "$rootfs/sys" 2>/dev/null || true; rm -rf --one-file-system "$rootfs"' EXIT
-	echo "debootstrap $suite + python3 from $mirror ..."
-	debootstrap --variant=minbase --include=python3 "$suite" "$rootfs" "$mirror" > "$cache/debootstrap-moto.log" 2>&1 || {
-		echo "error: debootstrap failed; last lines of $cache/debootstrap-moto.log:" >&2
-		tail -n 20 "$cache/debootstrap-moto.log" >&2
-		exit 1
-	}
+	make_rootfs python3 "$cache/debootstrap-moto.log"
 	pyver="$(chroot "$rootfs" python3 -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
 	echo "pip install moto[server]==$version for Python $pyver ..."
 	# The host's pip, its index configuration, wheels for the image's Python version.
@@ -51,19 +38,11 @@ if [ ! -s "$tarball" ]; then
 		PYTHONPATH=/opt/moto exec python3 -m moto.server "$@"
 	SH
 	chmod 0755 "$rootfs/usr/local/bin/moto_server"
-	rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* "$rootfs"/usr/share/doc/* \
-		"$rootfs"/usr/share/man/* "$rootfs/debootstrap"
-	tar --numeric-owner -C "$rootfs" -cf "$tarball.partial" .
-	mv "$tarball.partial" "$tarball"
-	find "$cache" -maxdepth 1 -name 'moto-*.tar' ! -name "${tarball##*/}" -delete
+	save_rootfs "$tarball"
 fi
 
-previous="$(docker image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)"
-docker import \
-	--change 'ENV PYTHONUNBUFFERED=1' \
-	--change 'EXPOSE 5000' \
-	--change "LABEL org.flashgreen.build-key=$key" \
-	--change 'ENTRYPOINT ["/usr/local/bin/moto_server", "-H", "0.0.0.0"]' \
-	"$tarball" "$tag" >/dev/null
-[ -z "$previous" ] || docker image rm "$previous" >/dev/null 2>&1 || true
+import_image "$tarball" "$tag" "$key" \
+	'ENV PYTHONUNBUFFERED=1' \
+	'EXPOSE 5000' \
+	'ENTRYPOINT ["/usr/local/bin/moto_server", "-H", "0.0.0.0"]'
 echo "built $tag (build key $key) in $((SECONDS - start)) s"

@@ -19,7 +19,8 @@ wait_s="${DOCKERD_WAIT:-30}"
 pidfile="${socket%.sock}.pid"
 export DOCKER_HOST="unix://$socket"
 
-ready() { docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
+# An engine that accepts the connection but never answers must not stall the bounded wait.
+ready() { timeout 5 docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 running_pid() { [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null && cat "$pidfile"; }
 
 start() {
