@@ -34,6 +34,8 @@ from runbook import backup  # noqa: E402
 
 BYTES_PER_TRADE = 280  # measured: table + indexes per row of the trade table, PostgreSQL 15
 BATCH = 250_000
+# Only stops a hung child: a 1,000 MB step takes minutes here, so an hour is generous.
+STEP_TIMEOUT = 3600
 
 SCHEMA = """
 CREATE TABLE account (
@@ -108,11 +110,20 @@ def baseline(cluster: LocalCluster, source: backup.Endpoint, name: str) -> None:
     target = source.with_params(dbname=name)
     dump = subprocess.Popen([backup.program("pg_dump"), "--no-password", "--dbname", source.conninfo()],
                             stdout=subprocess.PIPE, env=source.child_env())
-    load = subprocess.run([backup.program("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "--no-password",
-                           "--dbname", target.conninfo()], stdin=dump.stdout, stdout=subprocess.DEVNULL,
-                          env=target.child_env())
-    dump.stdout.close()
-    if dump.wait() != 0 or load.returncode != 0:
+    try:
+        load = subprocess.run([backup.program("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "--no-password",
+                               "--dbname", target.conninfo()], stdin=dump.stdout, stdout=subprocess.DEVNULL,
+                              env=target.child_env(), timeout=STEP_TIMEOUT)
+        dump.stdout.close()
+        dumped = dump.wait(timeout=60)  # psql read the whole dump: pg_dump is exiting
+    except subprocess.TimeoutExpired as exc:
+        raise SystemExit(f"baseline pg_dump | psql: {exc.cmd[0]} did not finish within {exc.timeout:g} s") from None
+    finally:
+        if dump.poll() is None:  # only after a timeout: never leave pg_dump behind
+            dump.kill()
+            dump.wait()
+        dump.stdout.close()
+    if dumped != 0 or load.returncode != 0:
         raise SystemExit("baseline pg_dump | psql failed")
 
 
@@ -149,7 +160,7 @@ def main(argv=None) -> int:
         if args.compress is not None:
             ref_args.append(f"--compress={args.compress}")
         timed("bare pg_dump to file", results, lambda: subprocess.run(
-            ref_args + ["--dbname", source.conninfo()], env=source.child_env(), check=True))
+            ref_args + ["--dbname", source.conninfo()], env=source.child_env(), check=True, timeout=STEP_TIMEOUT))
 
         dump_jobs = args.jobs if args.format == "directory" else 1
         cluster.create_database("restored")

@@ -10,13 +10,15 @@ Passwords never reach a command line (``/proc/*/cmdline`` is world-readable): th
 to pg_dump, psql and pg_restore has no password; it travels in the child's environment
 (PGPASSWORD, readable only by the same user).
 
-Lock waits are bounded: pg_dump gets ``--lock-wait-timeout`` and the manifest sessions
-``lock_timeout`` (default 60 s), so a session holding an exclusive lock (an ALTER TABLE left
-open at 3 a.m.) fails the backup with a message instead of blocking it forever. Dumping and
-restoring themselves are not bounded: a large restore legitimately takes hours.
+Lock waits are bounded: pg_dump gets ``--lock-wait-timeout``, the manifest sessions and the
+round trip's identity checks ``lock_timeout`` (default 60 s), so a session holding an exclusive
+lock (an ALTER TABLE left open at 3 a.m.) fails the backup with a message instead of blocking
+it forever. Dumping and restoring themselves are not bounded: a large restore legitimately
+takes hours.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
@@ -37,7 +39,6 @@ from runbook.manifest import (Manifest, ManifestError, begin_snapshot, compare, 
 
 FORMATS = ("plain", "custom", "directory")
 _PG_FORMAT_FLAG = {"plain": "p", "custom": "c", "directory": "d"}
-BIN_GLOB = pgbin.BIN_GLOB
 APP_NAME = "flashgreen-backup"
 DEFAULT_LOCK_WAIT_TIMEOUT = 60.0  # seconds; scripts/backup.py --lock-wait-timeout
 _READ_BUFFER = 1 << 20
@@ -61,23 +62,28 @@ class Endpoint:
 
     ``conninfo`` (what child processes get on their command line) therefore never holds it;
     ``child_env()`` passes it as PGPASSWORD, and ``connect()`` hands it to psycopg directly.
+    ``source_key`` and ``where`` say where the settings came from (an env key and its file
+    line, an option such as --restore-url), for connection errors' "fix it there".
     """
 
     params: tuple[tuple[str, str], ...]
     password: str | None = field(default=None, repr=False)
     connect_timeout: float = 5.0
+    source_key: str = field(default="the connection URL", compare=False)
+    where: str | None = field(default=None, compare=False)  # None: the label (host:port/dbname)
 
     @classmethod
-    def from_conninfo(cls, conninfo: str, password: str | None = None,
-                      connect_timeout: float = 5.0) -> Endpoint:
-        """From a URL or key=value conninfo; its own password wins over ``password``."""
+    def from_conninfo(cls, conninfo: str, password: str | None = None, connect_timeout: float = 5.0,
+                      source_key: str = "the connection URL") -> Endpoint:
+        """From a URL or key=value conninfo; its own password wins over ``password``.
+        ``source_key``: where the URL came from (e.g. "--restore-url"), named in errors."""
         from psycopg.conninfo import conninfo_to_dict
 
         params = {k: str(v) for k, v in conninfo_to_dict(conninfo).items()}
         password = params.pop("password", None) or password
         redact.register(password)
         params.pop("connect_timeout", None)  # ours, from --db-connect-timeout
-        return cls(tuple(sorted(params.items())), password, connect_timeout)
+        return cls(tuple(sorted(params.items())), password, connect_timeout, source_key)
 
     @property
     def options(self) -> dict[str, str]:
@@ -108,16 +114,21 @@ class Endpoint:
         # libpq takes whole seconds and treats 1 as 2; round up so we never wait less than asked.
         return max(2, math.ceil(self.connect_timeout))
 
-    def conninfo(self, application_name: str | None = None, read_only: bool = False) -> str:
-        """For child processes' command lines: no password, by construction."""
-        from psycopg.conninfo import make_conninfo
-
+    def _session_params(self, application_name: str | None, read_only: bool) -> dict[str, str]:
+        """The keywords (no password) with the session's name and, if asked, read-only mode."""
         params = self.options
-        params["connect_timeout"] = str(self._timeout_seconds())
         if application_name:
             params["application_name"] = application_name
         if read_only:
             params["options"] = (params.get("options", "") + " -c default_transaction_read_only=on").strip()
+        return params
+
+    def conninfo(self, application_name: str | None = None, read_only: bool = False) -> str:
+        """For child processes' command lines: no password, by construction."""
+        from psycopg.conninfo import make_conninfo
+
+        params = self._session_params(application_name, read_only)
+        params["connect_timeout"] = str(self._timeout_seconds())
         return make_conninfo(**params)
 
     def child_env(self) -> dict[str, str]:
@@ -132,19 +143,17 @@ class Endpoint:
         """A psycopg connection (autocommit; callers open transactions explicitly).
 
         Through runbook.database's ConnSettings.connect: one deadline for name resolution and
-        every address, and DatabaseUnreachable naming host, port and cause on failure.
+        every address, and DatabaseUnreachable naming host, port, cause and where the settings
+        came from on failure.
         """
         from runbook.database import ConnSettings
 
-        params = self.options
+        params = self._session_params(application_name, read_only)
         if self.password:
             params["password"] = self.password
-        params["application_name"] = application_name
-        if read_only:
-            params["options"] = (params.get("options", "") + " -c default_transaction_read_only=on").strip()
         kwargs.setdefault("autocommit", True)
-        settings = ConnSettings(params=params, connect_timeout=self.connect_timeout, source_key="",
-                                where=self.label)
+        settings = ConnSettings(params=params, connect_timeout=self.connect_timeout, source_key=self.source_key,
+                                where=self.where or self.label)
         return settings.connect(**kwargs)
 
     @classmethod
@@ -152,7 +161,8 @@ class Endpoint:
         """From runbook.database.ConnSettings (the env's DATABASE_URL / DB_* / bundle password)."""
         params = {k: str(v) for k, v in settings.params.items()}
         password = params.pop("password", None)
-        return cls(tuple(sorted(params.items())), password, settings.connect_timeout)
+        return cls(tuple(sorted(params.items())), password, settings.connect_timeout, settings.source_key,
+                   settings.where)
 
 
 # --------------------------------------------------------------------------------------------
@@ -167,7 +177,7 @@ def program(name: str, bin_dir: str | os.PathLike | None = None) -> str:
         return found
     if bin_dir:
         raise InvocationError(f"{name}: not found in {bin_dir}")
-    raise BackupError(f"{name} not found on PATH nor in {BIN_GLOB}: install the PostgreSQL client "
+    raise BackupError(f"{name} not found on PATH nor in {pgbin.BIN_GLOB}: install the PostgreSQL client "
                       f"package (postgresql-client) of the server's major version or newer")
 
 
@@ -256,7 +266,6 @@ class BackupResult:
     manifest_path: Path
     manifest: Manifest
     seconds: float
-    restored_into: Endpoint | None = None  # round trip: the database the same stream went into
 
 
 def check_backup_invocation(output: Path, fmt: str, jobs: int, compress: str | None = None,
@@ -319,7 +328,8 @@ def backup(source: Endpoint, output: str | os.PathLike, *, fmt: str = "plain", j
     if restore_into is not None:
         loader_args = restore_args(restore_into, fmt, no_owner=no_owner, bin_dir=bin_dir)
     if restore_into is not None:
-        _check_restore_target(restore_into, source_identity=server_identity(source))
+        _check_restore_target(restore_into, source_identity=server_identity(source, lock_wait_timeout),
+                              timeout=lock_wait_timeout)
     stream = fmt == "plain" or restore_into is not None
     tmp = output.with_name(f".{output.name}.partial-{os.getpid()}-{secrets.token_hex(4)}")
     started = time.monotonic()
@@ -398,7 +408,7 @@ def backup(source: Endpoint, output: str | os.PathLike, *, fmt: str = "plain", j
         manifest.data["timings"].update({"dump_seconds": round(dump_seconds, 3),
                                          "total_seconds": round(time.monotonic() - started, 3)})
         manifest.save(manifest_path)  # last: a manifest at PATH means the backup is complete
-        return BackupResult(output, manifest_path, manifest, time.monotonic() - started, restore_into)
+        return BackupResult(output, manifest_path, manifest, time.monotonic() - started)
     except BaseException as exc:
         # Every exit path (a failure, Ctrl-C, SIGTERM as KeyboardInterrupt): children killed
         # and reaped, manifest queries cancelled, nothing left at PATH.
@@ -415,6 +425,11 @@ def backup(source: Endpoint, output: str | os.PathLike, *, fmt: str = "plain", j
             raise BackupError(f"writing the backup failed: {exc}; nothing was left at {output}") from None
         raise
     finally:
+        # Our ends of the pipes, on every path (the children are gone by now).
+        for stream in (proc and proc.stdout, loader and loader.stdin):
+            if stream is not None:
+                with contextlib.suppress(OSError):  # BrokenPipeError: unwritten bytes of a dead loader
+                    stream.close()
         if conn is not None:
             conn.close()
 
@@ -524,17 +539,36 @@ class _ManifestRunner:
 # Restore
 
 
-def server_identity(endpoint: Endpoint) -> dict:
-    """System identifier (when readable), database name and OID, and how many user relations."""
-    from runbook.manifest import IDENTITY_SQL, RELATIONS_SQL
+def server_identity(endpoint: Endpoint, timeout: float = DEFAULT_LOCK_WAIT_TIMEOUT) -> dict:
+    """System identifier (when readable), database name and OID, and how many user relations.
+
+    Catalog reads only: no table lock, so an ALTER TABLE left open elsewhere does not block
+    them. Bounded anyway by ``timeout`` seconds (lock_timeout and statement_timeout: a locked
+    catalog, a stalled server), so nothing here waits forever.
+    """
+    from psycopg import errors
+
+    from runbook.manifest import IDENTITY_SQL, RELATION_COUNT_SQL
 
     try:
         conn = endpoint.connect(f"{APP_NAME}-check")
     except Exception as exc:
         raise BackupError(redact.mask(f"cannot connect to {endpoint.label}: {exc}")) from None
     with conn:
-        _, _, dbname, db_oid, _, system_id = conn.execute(IDENTITY_SQL).fetchone()
-        relations = conn.execute(f"SELECT count(*) FROM ({RELATIONS_SQL}) r").fetchone()[0]
+        try:
+            # statement_timeout the larger, so a lock wait is reported as one (lock timeout).
+            for setting, seconds in (("lock_timeout", timeout), ("statement_timeout", 2 * timeout)):
+                conn.execute("SELECT pg_catalog.set_config(%s, %s, false)", (setting, f"{math.ceil(seconds * 1000)}ms"))
+            _, _, dbname, db_oid, _, system_id = conn.execute(IDENTITY_SQL).fetchone()
+            relations = conn.execute(RELATION_COUNT_SQL).fetchone()[0]
+        except Exception as exc:
+            cause = (str(exc).splitlines() or [type(exc).__name__])[0]  # not the LINE n: context
+            if isinstance(exc, errors.LockNotAvailable):
+                cause += (f": gave up after {timeout:g} s; another session holds a lock on the system "
+                          f"catalogs (see pg_locks); end it or retry later")
+            elif isinstance(exc, errors.QueryCanceled):
+                cause += f": gave up after {2 * timeout:g} s; the server is overloaded, retry later"
+            raise BackupError(redact.mask(f"cannot tell which database {endpoint.label} is: {cause}")) from None
     return {"system_identifier": system_id, "database": dbname, "database_oid": db_oid, "relations": relations}
 
 
@@ -548,9 +582,10 @@ def same_database(server: dict, identity: dict) -> bool:
 
 
 def _check_restore_target(target: Endpoint, manifest: Manifest | None = None,
-                          source_identity: dict | None = None) -> None:
+                          source_identity: dict | None = None,
+                          timeout: float = DEFAULT_LOCK_WAIT_TIMEOUT) -> None:
     """Refuse the source database itself, and a database that already has tables."""
-    identity = server_identity(target)
+    identity = server_identity(target, timeout)
     source = manifest.data["server"] if manifest is not None else source_identity
     if source is not None and same_database(source, identity):
         raise BackupError(f"refusing to restore into {target.label}: it is the database the backup was taken "

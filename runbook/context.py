@@ -22,6 +22,8 @@ class RunContext:
     # The secret bundle, once the secrets step has loaded it; later steps may use it
     # (DB_PASSWORD when the env has none). Its values are registered with redact.
     bundle: dict[str, str] | None = field(default=None, repr=False)
+    # Why the bundle could not be loaded (masked), so later steps do not ask the backend again.
+    bundle_error: str | None = None
 
     @property
     def values(self) -> dict[str, str]:

@@ -318,8 +318,9 @@ def connection_settings(ctx: RunContext) -> ConnSettings:
     if not params.get("password"):
         bundle = _bundle(ctx)
         if bundle and bundle.get("DB_PASSWORD"):
-            redact.register(bundle["DB_PASSWORD"])
             params["password"] = bundle["DB_PASSWORD"]
+    # Whatever its source, the password is secret. The env's and the bundle's are registered
+    # when read; this covers a bundle handed over as text (a boolean value, a test's ctx.bundle).
     redact.register(params.get("password"))
     params.pop("connect_timeout", None)  # ours, from --db-connect-timeout, governs
     return ConnSettings(params=params, connect_timeout=float(ctx.settings.db_connect_timeout),
@@ -454,19 +455,26 @@ def expected_alembic_heads(head: str | None, config: Path | str | None) -> tuple
 
 
 def _alembic(settings: ConnSettings, conn, ctx_settings) -> Finding:
+    from psycopg import sql
+
+    from runbook.manifest import ALEMBIC_SQL  # lazy, as psycopg: only when a server answered
+
     try:
         expected, origin = expected_alembic_heads(ctx_settings.alembic_head, ctx_settings.alembic_config)
     except ValueError as exc:
         return failed("db.alembic", str(exc))
-    table = conn.execute("SELECT to_regclass('alembic_version')::text").fetchone()[0]
-    if table is None:
+    # The same table the backup manifest records (runbook.manifest): looked for in every schema,
+    # public first, not only on the search_path.
+    schema = conn.execute(ALEMBIC_SQL).fetchone()
+    if schema is None:
         if expected is None:
             return skipped("db.alembic", f"{settings.display} has no alembic_version table and no revision "
                            f"is expected (--alembic-head / --alembic-config): nothing to compare")
         return failed("db.alembic", f"{settings.display} has no alembic_version table, expected revision "
                       f"{', '.join(sorted(expected))} ({origin}): run the migrations (alembic upgrade head) "
                       f"or point {settings.source_key} at the right database", settings.where)
-    found = {row[0] for row in conn.execute(f"SELECT version_num FROM {table}")}
+    found = {row[0] for row in conn.execute(
+        sql.SQL("SELECT version_num FROM {}").format(sql.Identifier(schema[0], "alembic_version")))}
     found_text = ", ".join(sorted(found)) or "(none: the table is empty)"
     if expected is None:
         return passed("db.alembic", f"{settings.display} is at Alembic revision {found_text}", settings.where)

@@ -261,7 +261,7 @@ def _format_problem(var: Variable, value: str) -> str | None:
         except ValueError:
             return "has a port that is not an integer from 1 to 65535"
     elif var.type == "port":
-        if not (value.isdigit() and 1 <= int(value) <= 65535):
+        if not (value.isdecimal() and 1 <= int(value) <= 65535):
             return f"is {value!r}: expected an integer from 1 to 65535"
     elif var.type == "choice" and var.choices:
         if value not in var.choices:

@@ -73,13 +73,21 @@ _NOT_EXTENSION_MEMBER = """
                   AND d.objid = c.oid AND d.deptype = 'e')
 """
 
+_USER_RELATIONS = f"""
+FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'm') AND {_SYSTEM_SCHEMAS} AND {_NOT_EXTENSION_MEMBER}
+"""
+
 RELATIONS_SQL = f"""
 SELECT c.oid, n.nspname, c.relname, c.relkind,
        pg_catalog.pg_relation_size(c.oid) / pg_catalog.current_setting('block_size')::int AS blocks
-FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p', 'm') AND {_SYSTEM_SCHEMAS} AND {_NOT_EXTENSION_MEMBER}
+{_USER_RELATIONS}
 ORDER BY n.nspname, c.relname
 """
+
+# The same relations, counted from the catalogs alone: pg_relation_size takes ACCESS SHARE on
+# every table, so RELATIONS_SQL waits behind any exclusive lock (an ALTER TABLE left open).
+RELATION_COUNT_SQL = f"SELECT count(*) {_USER_RELATIONS}"
 
 COLUMNS_SQL = """
 SELECT a.attrelid, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull,

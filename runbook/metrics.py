@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from email.message import Message
 from urllib.parse import urlsplit, urlunsplit
 
+from runbook import redact
 from runbook.context import RunContext
 from runbook.exposition import (OPENMETRICS, TEXT, Exposition, ExpositionError, format_of, parse, quote_line,
                                 series_key)
 from runbook.findings import Finding, failed, passed, skipped, warned
 from runbook.promlint import CURRENT, lint_families
+from runbook.secrets import connection_reason
 
 STAGE = "metrics"
 DEFAULT_METRICS_PORT = 8000
@@ -52,6 +54,10 @@ class Response:
 
 def display_url(url: str) -> str:
     """``url`` without user:password@, for messages."""
+    if redact.hides_userinfo(url):
+        # urllib cannot tell where the password ends (an unescaped '/', '?' or '#' in it), so
+        # no part after the scheme can be shown safely.
+        return f"{urlsplit(url).scheme}://{redact.MASK}"
     parts = urlsplit(url)
     if parts.username is None and parts.password is None:
         return url
@@ -64,7 +70,7 @@ def scrape_url(values: dict[str, str]) -> str:
     if (values.get("METRICS_URL") or "").strip():
         return values["METRICS_URL"].strip()
     port_text = (values.get("METRICS_PORT") or "").strip() or str(DEFAULT_METRICS_PORT)
-    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+    if not port_text.isdecimal() or not 1 <= int(port_text) <= 65535:  # isdigit() takes "²", int() not
         raise ValueError(f"METRICS_PORT must be an integer 1-65535, found {port_text!r}")
     host = "127.0.0.1"
     if (values.get("SERVICE_URL") or "").strip():
@@ -83,6 +89,7 @@ def http_get(url: str, timeout: float, accept: str = "*/*") -> Response:
     """GET ``url``; the whole exchange ends within about ``timeout`` seconds, or HttpFailure."""
     import requests  # lazy: only this step needs it
     from requests.adapters import HTTPAdapter
+    from urllib3.exceptions import MaxRetryError
     from urllib3.util.retry import Retry
 
     retry = Retry(total=CONNECT_RETRIES, connect=CONNECT_RETRIES, read=False, status=False,
@@ -114,18 +121,17 @@ def http_get(url: str, timeout: float, accept: str = "*/*") -> Response:
             raise HttpFailure(f"more than {MAX_REDIRECTS} redirects") from None
         except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
                 requests.exceptions.MissingSchema) as exc:
-            raise HttpFailure(f"not a usable URL ({exc})") from None
+            # The type only: requests quotes the whole URL, password included, in its message.
+            raise HttpFailure(f"not a usable URL ({type(exc).__name__})") from None
+        except requests.exceptions.ChunkedEncodingError:
+            raise HttpFailure("the connection broke off before the whole body arrived "
+                              "(ChunkedEncodingError)") from None
         except requests.exceptions.RequestException as exc:
-            raise HttpFailure(_connection_reason(exc)) from None
-
-
-def _connection_reason(exc: Exception) -> str:
-    text = str(exc)
-    for known in ("Connection refused", "Connection reset", "Name or service not known",
-                  "Remote end closed connection", "timed out", "No route to host"):
-        if known in text:
-            return f"{known.lower()} (after {CONNECT_RETRIES} retries)" if "refused" in known else known.lower()
-    return f"{type(exc).__name__}: {text[:200]}"
+            reason = connection_reason(exc)
+            # urllib3 wraps the last error in MaxRetryError only when it retried (connecting).
+            if any(isinstance(a, MaxRetryError) for a in exc.args):
+                reason += f" (after {CONNECT_RETRIES} retries)"
+            raise HttpFailure(reason) from None
 
 
 def media_type(content_type: str) -> tuple[str, str | None]:

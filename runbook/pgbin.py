@@ -1,4 +1,6 @@
-"""Which PostgreSQL client program (pg_dump, psql, pg_restore) the runbook uses.
+"""Where the PostgreSQL programs are: the client programs the runbook runs (pg_dump, psql,
+pg_restore) and, through :func:`bin_dirs`, the server binaries of the test clusters
+(fixtures/pgcluster.py), so both search the same installations in the same order.
 
 One search for every step, so the database step's pg_dump check (runbook/database.py) judges
 the very pg_dump the backup (runbook/backup.py) runs: an explicit bin dir, else PATH, else the
@@ -15,15 +17,22 @@ from pathlib import Path
 BIN_GLOB = "/usr/lib/postgresql/*/bin"
 
 
-def _version(directory: str) -> tuple[int, ...]:
-    # "/usr/lib/postgresql/15/bin" -> (15,): numeric, so 10 sorts after 9.6.
+def version_key(directory: str | os.PathLike) -> tuple[int, ...]:
+    """/usr/lib/postgresql/15/bin -> (15,); "9.6" -> (9, 6): numeric, so 10 sorts after 9.6."""
     return tuple(int(p) for p in re.findall(r"\d+", Path(directory).parent.name)) or (0,)
+
+
+def bin_dirs(bin_glob: str | None = None) -> list[Path]:
+    """The directories matching ``bin_glob`` (default BIN_GLOB, read at call time), newest first."""
+    return sorted((Path(p) for p in glob.glob(bin_glob or BIN_GLOB)), key=version_key, reverse=True)
 
 
 def find(name: str, bin_dir: str | os.PathLike | None = None) -> str | None:
     """The path of client program ``name``, or None when there is none.
 
     With ``bin_dir`` only that directory counts (an operator who names one means it).
+    A hit on PATH is returned as found, symlink not resolved: Debian's /usr/bin/pg_dump is a
+    link to pg_wrapper, which picks the version by the name it is called with.
     """
     if bin_dir:
         candidate = Path(bin_dir) / name
@@ -31,8 +40,8 @@ def find(name: str, bin_dir: str | os.PathLike | None = None) -> str | None:
     found = shutil.which(name)
     if found:
         return found
-    for directory in sorted(glob.glob(BIN_GLOB), key=_version, reverse=True):
-        candidate = Path(directory) / name
+    for directory in bin_dirs():
+        candidate = directory / name
         if os.access(candidate, os.X_OK):
             return str(candidate)
     return None

@@ -70,9 +70,10 @@ def summary(findings: Sequence[Finding]) -> str:
             f"{count[Status.FAIL]} failed, {count[Status.SKIP]} skipped")
 
 
-def render_text(findings: Sequence[Finding]) -> str:
+def render_text(findings: Sequence[Finding], summary_line: str | None = None) -> str:
+    """One line per finding, then ``summary_line`` (default: preflight's summary)."""
     lines = [f"{f.status.value} {f.check} {f.message}" for f in findings]
-    lines.append(summary(findings))
+    lines.append(summary(findings) if summary_line is None else summary_line)
     return redact.mask("\n".join(lines)) + "\n"
 
 

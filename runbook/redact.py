@@ -52,19 +52,44 @@ def is_secret_key(key: str, names: Iterable[str], suffixes: Iterable[str]) -> bo
     return key in set(names) or any(key.endswith(s) for s in suffixes)
 
 
+def hides_userinfo(url: str) -> bool:
+    """Whether urllib cannot tell where ``url``'s user information ends.
+
+    urllib ends the host part at the first '/', '?' or '#', so an unescaped one inside a
+    password (``http://u:pa/ss@host/``) leaves the '@' and the password in the path, and
+    urllib sees no password at all. Any '@' after ``scheme://`` that urllib did not read as
+    the userinfo's end counts (one in a query too), so such a URL is treated as all secret.
+    """
+    text = url.strip()
+    return "@" in text.partition("://")[2] and "@" not in urlsplit(text).netloc
+
+
 def url_password(url: str) -> str | None:
     """The password inside a URL (``scheme://user:password@host``) or a libpq conninfo string.
 
     PostgreSQL URLs and conninfo strings go through psycopg's parser, the authority on what
-    libpq would read; other URLs through urllib. When the value cannot be parsed, the caller
-    should treat the whole value as secret.
+    libpq would read; other URLs through urllib. Raises (ValueError, psycopg's
+    ProgrammingError) when the value cannot be parsed, or when no password was found although
+    one may hide after an unescaped '/', '?' or '#': the caller should then treat the whole
+    value as secret.
     """
     parts = urlsplit(url.strip())
     if parts.scheme and parts.scheme.lower() not in ("postgresql", "postgres"):
-        return parts.password or None
-    from psycopg.conninfo import conninfo_to_dict  # lazy: psycopg costs import time
+        password = parts.password
+    else:
+        from psycopg.conninfo import conninfo_to_dict  # lazy: psycopg costs import time
 
-    return conninfo_to_dict(url).get("password") or None
+        password = conninfo_to_dict(url).get("password")
+    if not password and hides_userinfo(url):
+        raise ValueError("where the URL's user information ends is ambiguous")
+    return password or None
+
+
+def _probable_password(url: str) -> str:
+    """What an operator most likely meant as the password: from the first ':' after
+    ``scheme://`` to the last '@'. Registered when no parser could locate the password."""
+    userinfo = url.strip().partition("://")[2].rpartition("@")[0]
+    return userinfo.partition(":")[2]
 
 
 def register_env(values: Mapping[str, str], names: Iterable[str], suffixes: Iterable[str],
@@ -82,4 +107,5 @@ def register_env(values: Mapping[str, str], names: Iterable[str], suffixes: Iter
             register(url_password(value))
         except Exception:  # unparseable URL: its password cannot be located, so hide it all
             register(value)
+            register(_probable_password(value))
 

@@ -6,7 +6,9 @@ failed is a SKIP that says which. Every value read from a backend is registered 
 only. hvac and boto3 are imported when their backend is used: preflight runs at pod start.
 
     preflight(ctx)    the stage: backend choice, then the backend's checks; sets ctx.bundle
-    load_bundle(ctx)  the bundle for later steps (DB_PASSWORD), or BundleUnavailable(reason)
+                      (or ctx.bundle_error, why there is none)
+    load_bundle(ctx)  the bundle for later steps (DB_PASSWORD), or BundleUnavailable(reason);
+                      the backend is asked once per context
 """
 from __future__ import annotations
 
@@ -110,10 +112,15 @@ def _skip_rest(checks: tuple[str, ...], after: Finding, where: str | None) -> li
     return [skipped(c, f"skipped: {after.check} failed", where) for c in checks]
 
 
-def _connection_reason(exc: BaseException) -> str:
-    """The operating system's reason (``Connection refused``) from a requests/urllib3/botocore chain."""
+def connection_reason(exc: BaseException) -> str:
+    """Why a connection failed, as the operating system said it, from a requests, urllib3 or
+    botocore exception chain: an OSError's strerror (``Connection refused``), else the message
+    of an innermost OSError that has none (``Remote end closed connection without response``,
+    ``timed out``), else the exception's type. Never the libraries' own messages: they quote
+    URLs. The metrics step uses it too."""
     seen: set[int] = set()
     stack: list[BaseException | None] = [exc]
+    innermost = None
     while stack:
         e = stack.pop()
         if e is None or id(e) in seen:
@@ -121,11 +128,13 @@ def _connection_reason(exc: BaseException) -> str:
         seen.add(id(e))
         if isinstance(e, OSError) and e.strerror:
             return e.strerror
-        stack.extend([e.__cause__, e.__context__, *[a for a in e.args if isinstance(a, BaseException)]])
         reason = getattr(e, "reason", None)
-        if isinstance(reason, BaseException):
-            stack.append(reason)
-    return type(exc).__name__
+        inner = [e.__cause__, e.__context__, *[a for a in e.args if isinstance(a, BaseException)],
+                 reason if isinstance(reason, BaseException) else None]
+        if isinstance(e, OSError) and not any(inner) and e.args and innermost is None:
+            innermost = str(e)
+        stack.extend(inner)
+    return innermost or type(exc).__name__
 
 
 # -- backend choice -----------------------------------------------------------------------------
@@ -228,14 +237,14 @@ def _vault_unreachable(check: str, target: VaultTarget, exc: Exception, api_path
         fix = ("set VAULT_CACERT to the CA bundle that signs Vault's certificate"
                if not target.cacert else f"check that VAULT_CACERT ({ctx.source.where('VAULT_CACERT')}) "
                                          f"holds the CA that signs Vault's certificate")
-        return failed(check, f"{target.label()}: TLS verification failed ({_connection_reason(exc)}): "
+        return failed(check, f"{target.label()}: TLS verification failed ({connection_reason(exc)}): "
                              f"expected a certificate this machine trusts; {fix}", where)
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         found = f"no connection within {_seconds(timeout)}"
     elif isinstance(exc, requests.exceptions.ReadTimeout):
         found = f"connected, but no answer within {_seconds(timeout)}"
     else:
-        found = _connection_reason(exc)
+        found = connection_reason(exc)
     return failed(check, f"{target.label()} is unreachable ({found}): expected Vault to answer "
                          f"{api_path}; check VAULT_ADDR ({line}), the network path, or raise "
                          f"--secrets-timeout", where)
@@ -430,8 +439,14 @@ def vault_checks(ctx: RunContext) -> tuple[list[Finding], dict | None]:
                    f"readable file: expected the CA bundle that signs Vault's certificate", target.addr)
         return [f, *_skip_rest(VAULT_CHECKS[1:], f, target.addr)], None
     client = _vault_client(target, ctx.settings.secrets_timeout)
-    findings: list[Finding] = []
+    try:
+        return _vault_steps(client, target, ctx)
+    finally:
+        client.adapter.close()  # its requests session's pooled sockets, now, not at GC
 
+
+def _vault_steps(client, target: VaultTarget, ctx: RunContext) -> tuple[list[Finding], dict | None]:
+    findings: list[Finding] = []
     steps: list[Callable[[], tuple[Finding, object]]] = [
         lambda: (check_vault_health(client, target, ctx), None),
         lambda: (check_vault_token(client, target, ctx), None),
@@ -525,9 +540,9 @@ def _aws_failure(check: str, exc: Exception, secret_id: str, operation: str, ctx
     elif isinstance(exc, bx.ReadTimeoutError):
         found = f"connected, but no answer within {timeout}"
     elif isinstance(exc, bx.SSLError):
-        found = f"TLS verification failed: {_connection_reason(exc)}"
+        found = f"TLS verification failed: {connection_reason(exc)}"
     elif isinstance(exc, (bx.EndpointConnectionError, bx.ConnectionError, bx.HTTPClientError)):
-        found = _connection_reason(exc)
+        found = connection_reason(exc)
     else:
         found = type(exc).__name__
     endpoint_line = ctx.source.where("AWS_ENDPOINT_URL") if ctx.source.is_set("AWS_ENDPOINT_URL") else None
@@ -612,11 +627,14 @@ def aws_checks(ctx: RunContext) -> tuple[list[Finding], dict | None]:
             f"AWS_SECRETS_REGION ({ctx.source.where('AWS_SECRETS_REGION')}) and AWS_ENDPOINT_URL"), ctx.source.name)
         return [finding, *_skip_rest(AWS_CHECKS[1:], finding, ctx.source.name)], None
     endpoint = client.meta.endpoint_url
-    finding, readable = _timed("secrets.aws_secret", endpoint, lambda: check_aws_secret(client, secret_id, ctx))
-    if not readable:
-        return [finding, *_skip_rest(AWS_CHECKS[1:], finding, endpoint)], None
-    bundle_finding, bundle = _timed("secrets.bundle", endpoint, lambda: read_aws_bundle(client, secret_id, ctx))
-    return [finding, bundle_finding], bundle
+    try:
+        finding, readable = _timed("secrets.aws_secret", endpoint, lambda: check_aws_secret(client, secret_id, ctx))
+        if not readable:
+            return [finding, *_skip_rest(AWS_CHECKS[1:], finding, endpoint)], None
+        bundle_finding, bundle = _timed("secrets.bundle", endpoint, lambda: read_aws_bundle(client, secret_id, ctx))
+        return [finding, bundle_finding], bundle
+    finally:
+        client.close()  # its urllib3 pool's sockets, now, not at GC
 
 
 # -- the stage ----------------------------------------------------------------------------------
@@ -625,25 +643,32 @@ _BACKEND_CHECKS = {"vault": vault_checks, "aws": aws_checks}
 
 
 def preflight(ctx: RunContext) -> list[Finding]:
-    """The secrets stage: one finding per check; on success ctx.bundle holds the bundle."""
+    """The secrets stage: one finding per check. ctx.bundle then holds the bundle, or
+    ctx.bundle_error says why there is none (the first failed or skipped check, masked)."""
     choice = choose_backend(ctx)
-    if choice.backend is None:
-        return [choice.finding]
-    findings, bundle = _BACKEND_CHECKS[choice.backend](ctx)
+    findings = [choice.finding]
+    bundle = None
+    if choice.backend is not None:
+        backend_findings, bundle = _BACKEND_CHECKS[choice.backend](ctx)
+        findings += backend_findings
     if bundle is not None:
-        ctx.bundle = {k: _as_text(v) for k, v in bundle.items()}
-    return [choice.finding, *findings]
+        ctx.bundle, ctx.bundle_error = {k: _as_text(v) for k, v in bundle.items()}, None
+    else:
+        reason = next((f for f in findings if f.status is Status.FAIL), findings[0])
+        ctx.bundle_error = redact.mask(f"{reason.check}: {reason.message}")
+    return findings
 
 
 def load_bundle(ctx: RunContext) -> dict[str, str]:
     """The secret bundle for later steps (the database step's DB_PASSWORD).
 
-    Loads it once per context; raises BundleUnavailable with the reason (the first failed or
-    skipped check's message, masked) when there is no backend or the bundle cannot be read.
+    Asks the backend at most once per context: a bundle or a failure already known (from
+    the secrets stage or an earlier call) is returned or raised again without a request, so
+    an unreachable backend costs one --secrets-timeout per run, not one per step. Raises
+    BundleUnavailable with the reason when there is no backend or the bundle cannot be read.
     """
+    if ctx.bundle is None and ctx.bundle_error is None:
+        preflight(ctx)
     if ctx.bundle is None:
-        findings = preflight(ctx)
-        if ctx.bundle is None:
-            reason = next((f for f in findings if f.status is Status.FAIL), findings[0])
-            raise BundleUnavailable(redact.mask(f"{reason.check}: {reason.message}"))
+        raise BundleUnavailable(ctx.bundle_error)
     return ctx.bundle

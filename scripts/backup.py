@@ -22,25 +22,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable from
 from runbook import cli, redact  # noqa: E402
 
 
-def positive_int(text: str) -> int:
-    import argparse
-
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more: {text!r}")
-    return value
-
-
 def main(argv=None) -> int:
     parser = cli.Parser(prog="backup.py", description=__doc__.split("\n\n")[0])
     cli.add_env_options(parser)
     parser.add_argument("--output", required=True, metavar="PATH", help="where the dump goes (must not exist)")
     parser.add_argument("--format", choices=["plain", "custom", "directory"], default="plain",
                         help="pg_dump format (default plain: restorable with psql < PATH)")
-    parser.add_argument("--jobs", type=positive_int, default=1, metavar="N",
+    parser.add_argument("--jobs", type=cli.positive_int, default=1, metavar="N",
                         help="parallel pg_dump jobs and manifest workers (directory format only)")
     parser.add_argument("--compress", metavar="LEVEL",
                         help="pg_dump --compress (custom/directory default: pg_dump's own)")
@@ -50,6 +38,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from runbook import backup  # lazy: psycopg costs import time
+    from runbook.database import DatabaseUnreachable
 
     lock_wait = args.lock_wait_timeout or backup.DEFAULT_LOCK_WAIT_TIMEOUT
     ctx = cli.load_context(args)
@@ -59,11 +48,7 @@ def main(argv=None) -> int:
         source = backup.endpoint_from_context(ctx)
         result = backup.backup(source, output, fmt=args.format, jobs=args.jobs, compress=args.compress,
                                lock_wait_timeout=lock_wait)
-    except Exception as exc:
-        from runbook.database import DatabaseUnreachable
-
-        if not isinstance(exc, (backup.BackupError, DatabaseUnreachable)):
-            raise
+    except (backup.BackupError, DatabaseUnreachable) as exc:
         sys.stderr.write(redact.mask(f"backup.py: backup failed: {exc}") + "\n")
         return 1
     m = result.manifest.data

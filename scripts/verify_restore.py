@@ -16,8 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable from a checkout
 
-from runbook import cli, redact  # noqa: E402
+from runbook import cli  # noqa: E402
 from runbook.context import InvocationError  # noqa: E402
+from runbook.findings import Status  # noqa: E402
 from runbook.findings import failed as failed_check  # noqa: E402
 
 
@@ -25,13 +26,12 @@ def main(argv=None) -> int:
     parser = cli.Parser(prog="verify_restore.py", description=__doc__.split("\n\n")[0])
     cli.add_env_options(parser)
     parser.add_argument("--manifest", required=True, metavar="PATH", help="PATH.manifest.json written by backup.py")
-    parser.add_argument("--jobs", type=int, default=2, metavar="N", help="parallel read-only sessions (default 2)")
+    parser.add_argument("--jobs", type=cli.positive_int, default=2, metavar="N",
+                        help="parallel read-only sessions (default 2)")
     cli.add_db_options(parser)
     args = parser.parse_args(argv)
-    if args.jobs < 1:
-        parser.error(f"--jobs {args.jobs}: must be 1 or more")
 
-    from runbook import backup, manifest  # lazy: psycopg costs import time
+    from runbook import backup, manifest, preflight  # lazy: psycopg costs import time
 
     try:
         expected = manifest.load(args.manifest)
@@ -46,11 +46,10 @@ def main(argv=None) -> int:
         findings = [failed_check("restore.connect", f"cannot read the restored database: {exc}")]
     else:
         findings = backup.verify(target, expected, workers=args.jobs)
-    lines = [f"{f.status.value} {f.check} {f.message}" for f in findings]
-    failed = sum(f.status.value == "FAIL" for f in findings)
-    lines.append(f"verify: {len(findings) - failed} passed, {failed} failed")
-    sys.stdout.write(redact.mask("\n".join(lines)) + "\n")
-    return 1 if failed else 0
+    failed = sum(f.status is Status.FAIL for f in findings)
+    # preflight's line format and exit rule; verify's own summary (warnings and skips count as passed).
+    sys.stdout.write(preflight.render_text(findings, f"verify: {len(findings) - failed} passed, {failed} failed"))
+    return preflight.exit_code(findings)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import itertools
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -78,18 +79,16 @@ def chinook(pg_cluster, chinook_template, chinook_owner) -> Endpoint:
 @pytest.fixture
 def scratch(pg_cluster):
     """scratch() -> a new empty ScratchDatabase on the session cluster; all dropped afterwards."""
-    made: list[ScratchDatabase] = []
+    # ExitStack runs every drop even when one raises (then re-raises it): one failing drop
+    # must not leave the others behind.
+    with ExitStack() as drops:
 
-    def make() -> ScratchDatabase:
-        db = ScratchDatabase(admin_endpoint(pg_cluster))
-        made.append(db)
-        return db.create()
+        def make() -> ScratchDatabase:
+            db = ScratchDatabase(admin_endpoint(pg_cluster))
+            drops.callback(db.drop)  # registered before CREATE can fail
+            return db.create()
 
-    try:
         yield make
-    finally:
-        for db in made:
-            db.drop()
 
 
 def restore_url_and_env(cluster, env: dict | None = None) -> tuple[str, dict]:

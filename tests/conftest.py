@@ -1,6 +1,7 @@
 """Shared helpers for the project's own tests: run the CLIs and the runbook suite for real."""
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import subprocess
@@ -48,13 +49,53 @@ def assert_no_secrets(secrets: list[str], *outputs: str | Path) -> None:
         assert not leaked, f"secret #{leaked} appears in {output if isinstance(output, Path) else 'output'}"
 
 
+class SilentListener:
+    """A loopback port that accepts TCP connections (in the kernel's backlog) and never answers.
+
+    For tests that close it early (to leave a refused port behind); ``silent_listener`` is the
+    same as a context manager yielding the port.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            self._socket.bind((host, port))
+            self._socket.listen(16)
+        except OSError:
+            self._socket.close()
+            raise
+        self.port = self._socket.getsockname()[1]
+        self.url = f"http://{host}:{self.port}"
+        self._accepted: list[socket.socket] = []
+
+    @property
+    def accepted(self) -> list[socket.socket]:
+        """The connections that reached this port so far: taken from the backlog without
+        blocking (never read from, held open until ``close``)."""
+        if self._socket.fileno() != -1:
+            self._socket.setblocking(False)
+            while True:
+                try:
+                    self._accepted.append(self._socket.accept()[0])
+                except BlockingIOError:
+                    break
+        return self._accepted
+
+    def close(self) -> None:
+        """Close the held connections and the port: connecting to it is refused afterwards."""
+        for connection in self._accepted:
+            connection.close()
+        self._socket.close()
+
+
 @contextmanager
 def silent_listener(host: str = "127.0.0.1", port: int = 0):
     """A loopback port that accepts TCP connections (in the kernel's backlog) and never answers."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, port))
-        s.listen(16)
-        yield s.getsockname()[1]
+    listener = SilentListener(host, port)
+    try:
+        yield listener.port
+    finally:
+        listener.close()
 
 
 def closed_port() -> int:
@@ -62,6 +103,14 @@ def closed_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Nothing listens on ``port``: a connect is refused (a loopback refusal is immediate; the
+    timeout only bounds a connect that hangs, which is not "free")."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(1)
+        return s.connect_ex((host, port)) == errno.ECONNREFUSED
 
 
 def wait_for(condition, timeout: float, what: str, interval: float = 0.02):

@@ -2,16 +2,17 @@
 
 ``ScriptedServer`` answers each path with the next of the responses a test queued for it
 (the last one repeats), so a test can serve one body to the first scrape and another to the
-second. ``SilentListener`` accepts connections and never answers.
+second. ``SilentListener`` (tests.conftest's) accepts connections and never answers.
 """
 from __future__ import annotations
 
-import socket
 import threading
 from collections import defaultdict
 
-from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
+
+from fixtures.wsgi_server import ThreadedWsgiServer
+from tests.conftest import SilentListener  # noqa: F401  (the metrics tests import it from here)
 
 TEXT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
@@ -37,22 +38,15 @@ def exposition(start_time: float = 1700000000.0, orders: float = 10, extra: str 
     )
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, *args, **kwargs) -> None:  # keep test output readable
-        pass
-
-
 class ScriptedServer:
     def __init__(self):
         self._responses: dict[str, list[Response]] = defaultdict(list)
         self._lock = threading.Lock()
         self.requests: list[tuple[str, dict]] = []
-        self._server = make_server("127.0.0.1", 0, self._app, threaded=True,
-                                   request_handler=_QuietHandler)
-        self.port = self._server.server_port
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self._http = ThreadedWsgiServer(self._app, "scripted-metrics")
+        self._http.start()
+        self.port = self._http.port
+        self.url = self._http.url
 
     def serve(self, path: str, *responses: Response) -> None:
         """Answer ``path`` with these responses in turn; the last one repeats."""
@@ -77,37 +71,4 @@ class ScriptedServer:
             return queue.pop(0) if len(queue) > 1 else queue[0]
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
-
-
-class SilentListener:
-    """Accepts TCP connections and holds them open without reading or writing a byte."""
-
-    def __init__(self):
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.bind(("127.0.0.1", 0))
-        self._socket.listen(16)
-        self._socket.settimeout(0.2)
-        self.port = self._socket.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.accepted: list[socket.socket] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                connection, _ = self._socket.accept()
-            except (socket.timeout, OSError):
-                continue
-            self.accepted.append(connection)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        for connection in self.accepted:
-            connection.close()
-        self._socket.close()
+        self._http.stop()

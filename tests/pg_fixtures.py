@@ -7,15 +7,20 @@
   password, dropped afterwards. ``.url`` is its postgresql:// URL.
 - ``db_env_file(database_url, **overrides)``: an env file that passes the env contract
   (the local target's minimal set) plus the given DATABASE_URL; ``KEY=None`` drops a key.
+- ``cluster_base_dir`` (function): a private, world-searchable directory under /tmp to create
+  clusters in (``base_dir=`` / ``TMPDIR``); what is left there is reaped and removed afterwards.
 
 Plain helpers: ``context(path, bundle=None, **settings)`` (a RunContext as the CLI builds it),
 ``by_check`` / ``text_of`` (findings by id / as one text for secret scans), ``fake_pg_dump``,
-``set_alembic_revision`` and ``write_script_directory`` (a tiny Alembic script directory).
+``set_alembic_revision`` and ``write_script_directory`` (a tiny Alembic script directory);
+``processes_mentioning`` / ``process_alive`` (servers a test must see gone).
 """
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
+import tempfile
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +28,7 @@ from urllib.parse import quote
 
 import pytest
 
-from fixtures.pgcluster import BinariesNotFound, LocalCluster
+from fixtures.pgcluster import BinariesNotFound, LocalCluster, reap_stale_clusters
 from fixtures.targets import random_secret, write_env_file
 from runbook import redact
 from runbook.context import make_context
@@ -97,8 +102,8 @@ def pg_database(pg_cluster):
     n = next(_names)
     db = PgDatabase(pg_cluster, f"testdb_{n}", f"testuser_{n}", random_secret("db-password"))
     redact.register(db.password)
-    pg_cluster.create_role(db.user, db.password)
     try:
+        pg_cluster.create_role(db.user, db.password)
         pg_cluster.create_database(db.name, owner=db.user)
         yield db
     finally:
@@ -107,6 +112,17 @@ def pg_database(pg_cluster):
         pg_cluster.drop_database(db.name)
         with pg_cluster.connect() as conn:
             conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(db.user)))
+
+
+@pytest.fixture
+def cluster_base_dir():
+    """A private, world-searchable parent for clusters (the postgres user must traverse it),
+    so what a test leaves behind is not confused with other sessions' clusters."""
+    path = Path(tempfile.mkdtemp(prefix="fg-pgtest-", dir="/tmp"))
+    path.chmod(0o755)
+    yield path
+    reap_stale_clusters(path)  # nothing should be left; if something is, do not leak it
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture
@@ -178,3 +194,29 @@ def write_script_directory(root: Path, revisions: list[tuple[str, str | None]]) 
                 pass
             """))
     return root / "alembic.ini"
+
+
+# --------------------------------------------------------------------------------------------
+# Processes (servers and clients a test must see gone)
+
+
+def processes_mentioning(text: str) -> list[int]:
+    """Pids whose command line mentions ``text`` (a cluster's directory): its server processes."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if text in cmdline and int(entry.name) != os.getpid():
+                pids.append(int(entry.name))
+    return pids
+
+
+def process_alive(pid: int) -> bool:
+    """The process exists and is not a zombie (exited, not yet reaped by its parent)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

@@ -19,6 +19,7 @@ from fixtures.scratchdb import PREFIX, ScratchDatabase, drop_stale, list_scratch
 from runbook import backup
 from tests.backup_fixtures import admin_endpoint, dir_entries, failures, restore_url_and_env, sql_run
 from tests.conftest import REPO, assert_no_secrets, closed_port, run_script, wait_for
+from tests.pg_fixtures import process_alive
 from tests.test_backup_verify import env_for
 
 
@@ -29,17 +30,28 @@ def pg_dump_backend(admin) -> int | None:
 
 
 @contextlib.contextmanager
+def table_locked(pg_cluster, chinook, table: str = "track"):
+    """Another session holds ACCESS EXCLUSIVE on ``table`` of ``chinook`` (an ALTER TABLE left
+    open) until the block ends; yields the admin endpoint of that database."""
+    admin = admin_endpoint(pg_cluster, chinook.dbname)
+    with admin.connect("lock-holder", autocommit=False) as holder:
+        holder.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+        try:
+            yield admin
+        finally:
+            holder.rollback()
+
+
+@contextlib.contextmanager
 def backup_waiting_on_a_lock(pg_cluster, chinook, tmp_path, *options: str):
     """scripts/backup.py (with ``options``) started while another session holds ACCESS EXCLUSIVE
     on a table, so pg_dump is mid-backup, waiting, when the test acts: the timing is deterministic.
     Yields (admin endpoint, the backup process, its output directory); the process is killed
     if the test left it running, and the lock is released."""
-    admin = admin_endpoint(pg_cluster, chinook.dbname)
     out_dir = tmp_path / "backups"
     out_dir.mkdir()
     env_file = env_for(chinook, tmp_path)
-    with admin.connect("lock-holder", autocommit=False) as holder:
-        holder.execute("LOCK TABLE track IN ACCESS EXCLUSIVE MODE")
+    with table_locked(pg_cluster, chinook) as admin:
         proc = subprocess.Popen([sys.executable, str(REPO / "scripts" / "backup.py"), "--env-file", str(env_file),
                                  "--output", str(out_dir / "flash-green-backup.sql"), *options],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
@@ -49,7 +61,6 @@ def backup_waiting_on_a_lock(pg_cluster, chinook, tmp_path, *options: str):
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-            holder.rollback()
 
 
 def test_backup_whose_connection_is_terminated_mid_dump_leaves_nothing(pg_cluster, chinook, tmp_path):
@@ -59,11 +70,11 @@ def test_backup_whose_connection_is_terminated_mid_dump_leaves_nothing(pg_cluste
         pid = wait_for(lambda: pg_dump_backend(admin), 30, "pg_dump to wait on the lock")
         sql_run(admin, f"SELECT pg_terminate_backend({pid})")
         stdout, stderr = proc.communicate(timeout=60)
+    assert_no_secrets([chinook.password], stdout, stderr)
     assert proc.returncode == 1, stdout + stderr
     assert "backup failed: pg_dump failed" in stderr and "nothing was written to" in stderr
     assert "Traceback" not in stderr
     assert dir_entries(out_dir) == []  # no dump, no manifest, no partial file
-    assert_no_secrets([chinook.password], stdout, stderr)
     # The manifest session was cancelled, not left waiting on the lock.
     assert not sql_run(admin, "SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'flashgreen-backup%'")
 
@@ -139,6 +150,7 @@ def test_backup_cli_bad_invocations_exit_2_with_one_line(chinook, tmp_path):
     ]
     for args, expected in cases:
         result = run_script("backup.py", "--env-file", env_file, *args)
+        assert_no_secrets([chinook.password], result.stdout, result.stderr)
         assert result.returncode == 2, (args, result.stderr)
         assert expected in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert existing.read_text() == "old backup"
@@ -147,18 +159,39 @@ def test_backup_cli_bad_invocations_exit_2_with_one_line(chinook, tmp_path):
 def test_backup_cli_writes_dump_and_manifest(chinook, tmp_path):
     out = tmp_path / "flash-green-backup.sql"
     result = run_script("backup.py", "--env-file", env_for(chinook, tmp_path), "--output", out)
+    assert_no_secrets([chinook.password], result.stdout, result.stderr)
     assert result.returncode == 0, result.stderr
     assert f"manifest: {out}.manifest.json (11 tables, 15607 rows" in result.stdout
     assert out.exists() and Path(f"{out}.manifest.json").exists()
-    assert_no_secrets([chinook.password], result.stdout, result.stderr, Path(f"{out}.manifest.json"), out)
+    assert_no_secrets([chinook.password], Path(f"{out}.manifest.json"), out)
 
 
 def test_unreachable_source_fails_fast_and_leaves_nothing(tmp_path):
     gone = backup.Endpoint.from_conninfo(f"postgresql://u:pw-secret-1234@127.0.0.1:{closed_port()}/db", connect_timeout=2)
     started = time.monotonic()
-    with pytest.raises(backup.BackupError, match="cannot open the backup snapshot on 127.0.0.1"):
+    with pytest.raises(backup.BackupError) as failure:
         backup.backup(gone, tmp_path / "x.sql")
+    message = str(failure.value)
+    assert_no_secrets(["pw-secret-1234"], message)
     assert time.monotonic() - started < 3
+    assert "cannot open the backup snapshot on 127.0.0.1" in message, message
+    assert "(the connection URL, 127.0.0.1:" in message and "(, " not in message, message
+    assert dir_entries(tmp_path) == []
+
+
+def test_connection_error_names_where_the_url_came_from(tmp_path):
+    """The fix a connection error suggests points at the setting to correct (the option or env
+    key the URL came from), never at an empty name ("correct the host name in , ...")."""
+    gone = backup.Endpoint.from_conninfo("postgresql://u:pw-secret-1234@no-such-host.invalid:5432/db",
+                                         connect_timeout=2, source_key="--restore-url")
+    with pytest.raises(backup.BackupError) as failure:
+        backup.backup(gone, tmp_path / "x.sql")
+    message = str(failure.value)
+    assert_no_secrets(["pw-secret-1234"], message)
+    assert "cannot resolve host name" in message, message
+    assert "(--restore-url, no-such-host.invalid:5432/db)" in message, message
+    assert "correct the host name in --restore-url, or check DNS" in message, message
+    assert "(, " not in message and "in ," not in message, message
     assert dir_entries(tmp_path) == []
 
 
@@ -192,13 +225,32 @@ def test_stale_scratch_databases_of_dead_owners_are_dropped(pg_cluster):
 OPS_FILES = [str(REPO / "ops_tests" / name) for name in ("test_backup_restore.py", "test_post_restore.py")]
 
 
-def ops_run(args: list[str], env: dict | None = None, **popen) -> subprocess.Popen:
+def ops_run(args: list[str], env: dict | None = None) -> subprocess.Popen:
     """The runbook suite's backup and post-restore modules, in a subprocess (only ours: other
-    steps' modules are not what these tests are about)."""
+    steps' modules are not what these tests are about), in a session of its own so that
+    kill_group() takes its pg_dump, psql and pg_restore along."""
     return subprocess.Popen([sys.executable, "-m", "pytest", *OPS_FILES, "-c", str(REPO / "pytest.ini"),
                              "--rootdir", str(REPO), "-p", "no:cacheprovider", *args],
                             cwd=REPO, env=env or os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, **popen)
+                            text=True, start_new_session=True)
+
+
+def kill_group(run: subprocess.Popen) -> None:
+    """SIGKILL an ops_run and everything it started (no cleanup possible), and reap it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(run.pid, signal.SIGKILL)
+    run.wait()
+    run.stdout.close()
+
+
+def finished(run: subprocess.Popen, timeout: float) -> str:
+    """An ops_run's output once it exits; one still running after ``timeout`` s is killed
+    (kill_group) before the TimeoutExpired goes on, so no nested run outlives the test."""
+    try:
+        return run.communicate(timeout=timeout)[0]
+    except subprocess.TimeoutExpired:
+        kill_group(run)
+        raise
 
 
 def lingering_pg_restore(tmp_path: Path) -> tuple[Path, Path]:
@@ -226,28 +278,24 @@ def test_round_trip_killed_mid_restore_leaves_no_scratch_after_the_next_run(pg_c
     tmpdir.chmod(0o755)
     env = {**pg_env, "PATH": f"{shims}:{os.environ['PATH']}", "TMPDIR": str(tmpdir)}
     args = ["-m", "backup", "--restore-url", restore_url, "-q"]
-    killed = ops_run(args, env, start_new_session=True)
+    killed = ops_run(args, env)
     try:
         wait_for(marker.exists, 120, "the round trip to start restoring", interval=0.1)
         leftover = wait_for(lambda: set(list_scratch(admin)) - before, 30, "the scratch database")
-        os.killpg(killed.pid, signal.SIGKILL)
-        killed.wait(30)
     finally:
-        if killed.poll() is None:
-            os.killpg(killed.pid, signal.SIGKILL)
-            killed.wait()
+        kill_group(killed)
         reap_stale_clusters(tmpdir)
         shutil.rmtree(tmpdir, ignore_errors=True)
     assert set(list_scratch(admin)) - before == leftover  # the killed run could not clean up
     again = ops_run(["-m", "backup or post_restore", "--restore-url", restore_url, "-rA"], pg_env)
-    output, _ = again.communicate(timeout=300)
+    output = finished(again, 300)
+    assert_no_secrets([pg_cluster.password], output)
     assert again.returncode == 0, output
     for test in ("test_backup_restore.py::test_backup_restores_to_the_same_data",
                  "test_post_restore.py::test_database_checks_pass_in_a_read_only_session",
                  "test_post_restore.py::test_restored_database_matches_the_manifest"):
         assert f"PASSED ops_tests/{test}" in output, output
     assert set(list_scratch(admin)) - before == set(), "a scratch database was left behind"
-    assert_no_secrets([pg_cluster.password], output)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
@@ -263,14 +311,13 @@ def test_round_trip_interrupted_mid_restore_drops_its_scratch_database(sig, pg_c
         wait_for(marker.exists, 120, "the round trip to start restoring", interval=0.1)
         assert set(list_scratch(admin)) - before, "no scratch database while restoring"
         run.send_signal(sig)
-        output, _ = run.communicate(timeout=60)
+        output = finished(run, 60)
     finally:
         if run.poll() is None:
-            run.kill()
-            run.wait()
+            kill_group(run)
+    assert_no_secrets([pg_cluster.password], output)
     assert run.returncode == 2, output  # pytest's "interrupted": the signal was taken as Ctrl-C
     assert set(list_scratch(admin)) - before == set(), output
-    assert_no_secrets([pg_cluster.password], output)
 
 
 def test_production_never_gets_a_scratch_database(pg_cluster, chinook, tmp_path):
@@ -279,7 +326,8 @@ def test_production_never_gets_a_scratch_database(pg_cluster, chinook, tmp_path)
     env_file = env_for(chinook, tmp_path, "production.env")
     env_file.write_text(env_file.read_text().replace("APP_ENV='staging'", "APP_ENV='production'"))
     run = ops_run(["-m", "backup", "--env-file", str(env_file), "--allow-destructive", "-rs"])
-    output, _ = run.communicate(timeout=120)
+    output = finished(run, 120)
+    assert_no_secrets([chinook.password, pg_cluster.password], output)
     # fixtures/plugin.py skips destructive tests on production before the scratch server is
     # asked for (backup_plugin's own skip says the same for a non-destructive caller).
     assert "never run against the production server" in output and "--restore-url" in output, output
@@ -287,16 +335,17 @@ def test_production_never_gets_a_scratch_database(pg_cluster, chinook, tmp_path)
     restore_url, pg_env = restore_url_and_env(pg_cluster)
     same = ops_run(["-m", "backup", "--env-file", str(env_file), "--allow-destructive",
                     "--restore-url", restore_url], pg_env)
-    output, _ = same.communicate(timeout=120)
+    output = finished(same, 120)
+    assert_no_secrets([chinook.password, pg_cluster.password], output)
     assert same.returncode == 1 and "is the production server itself" in output, output
     assert set(list_scratch(admin)) == before
-    assert_no_secrets([chinook.password, pg_cluster.password], output)
 
 
 def test_post_restore_on_live_needs_a_manifest_and_verifies_with_one(pg_cluster, chinook, scratch, tmp_path):
     env_file = env_for(chinook, tmp_path, "staging.env")
     without = ops_run(["-m", "post_restore", "--env-file", str(env_file), "-rs"])
-    output, _ = without.communicate(timeout=120)
+    output = finished(without, 120)
+    assert_no_secrets([chinook.password], output)
     assert "needs --manifest PATH" in output and without.returncode == 0, output
     # An operator's restore: backup, restore into the env's database, then the suite checks it.
     result = backup.backup(chinook, tmp_path / "flash-green-backup.sql")
@@ -306,13 +355,14 @@ def test_post_restore_on_live_needs_a_manifest_and_verifies_with_one(pg_cluster,
     backup.restore(target, result.path)
     restored_env = env_for(target, tmp_path, "restored.env")
     ok = ops_run(["-m", "post_restore", "--env-file", str(restored_env), "--manifest", str(result.manifest_path), "-rA"])
-    output, _ = ok.communicate(timeout=120)
+    output = finished(ok, 120)
+    assert_no_secrets([chinook.password], output)
     assert ok.returncode == 0 and "passed" in output, output
     sql_run(target, "DELETE FROM invoice_line WHERE invoice_line_id = 9")
     bad = ops_run(["-m", "post_restore", "--env-file", str(restored_env), "--manifest", str(result.manifest_path)])
-    output, _ = bad.communicate(timeout=120)
-    assert bad.returncode == 1 and "public.invoice_line: 2240 rows in the manifest, 2239" in output, output
+    output = finished(bad, 120)
     assert_no_secrets([chinook.password], output)
+    assert bad.returncode == 1 and "public.invoice_line: 2240 rows in the manifest, 2239" in output, output
 
 
 # --------------------------------------------------------------------------------------------
@@ -333,12 +383,58 @@ def test_backup_blocked_by_an_exclusive_lock_fails_within_the_lock_wait_timeout(
         elapsed = time.monotonic() - started
         # Still holding the lock: nothing of the backup waits behind it any more.
         wait_for(lambda: not backup_sessions(admin), 5, "the backup's sessions to end")
+    assert_no_secrets([chinook.password], stdout, stderr)
     assert proc.returncode == 1, stdout + stderr
     assert "gave up waiting for a table lock after --lock-wait-timeout 2 s" in stderr, stderr
     assert "track" in stderr and len(stderr.strip().splitlines()) == 1, stderr
     assert elapsed < 2 + 3, f"took {elapsed:.1f} s with --lock-wait-timeout 2"
     assert dir_entries(out_dir) == []
-    assert_no_secrets([chinook.password], stdout, stderr)
+
+
+def test_round_trip_source_check_does_not_wait_behind_a_lock(pg_cluster, chinook, scratch, tmp_path):
+    """The round trip first reads which database the source is (so it never restores into it).
+    That read takes no table lock: with an ALTER TABLE left open on the source it still counts
+    every table, and the backup then gives up after --lock-wait-timeout like any other, instead
+    of blocking forever before pg_dump even starts."""
+    target = scratch().endpoint
+    outcome: dict = {}
+
+    def round_trip() -> None:
+        try:
+            outcome["relations"] = backup.server_identity(chinook, timeout=2)["relations"]
+            backup.backup(chinook, tmp_path / "trip.sql", restore_into=target, lock_wait_timeout=2)
+        except BaseException as exc:  # handed to the test's thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=round_trip, daemon=True)
+    with table_locked(pg_cluster, chinook):
+        started = time.monotonic()
+        worker.start()
+        worker.join(30)
+        elapsed = time.monotonic() - started
+    worker.join(60)  # the lock is gone: a run that waited on it ends now
+    assert elapsed < 2 + 5, f"the round trip waited {elapsed:.1f} s behind the lock with --lock-wait-timeout 2"
+    assert outcome.get("relations") == 11, "expected the 11 tables of Chinook, counted despite the lock"
+    error = outcome.get("error")
+    assert isinstance(error, backup.BackupError), f"expected a BackupError, got {type(error).__name__}"
+    assert_no_secrets([chinook.password], str(error))
+    assert "gave up waiting for a table lock after --lock-wait-timeout 2 s" in str(error), str(error)
+    assert dir_entries(tmp_path) == []
+
+
+def test_identity_read_gives_up_after_its_timeout_on_a_locked_catalog(pg_cluster, chinook):
+    """Even a catalog read is bounded: a session holding pg_depend exclusively makes the
+    identity read give up after ``timeout`` with a message, not wait on it."""
+    started = time.monotonic()
+    with table_locked(pg_cluster, chinook, "pg_catalog.pg_depend"):
+        with pytest.raises(backup.BackupError) as failure:
+            backup.server_identity(chinook, timeout=1)
+        elapsed = time.monotonic() - started
+    message = str(failure.value)
+    assert_no_secrets([chinook.password], message)
+    assert "canceling statement due to lock timeout: gave up after 1 s" in message, message
+    assert f"cannot tell which database {chinook.label} is: " in message, message
+    assert elapsed < 1 + 5, f"took {elapsed:.1f} s with a 1 s timeout"
 
 
 def test_manifest_session_waits_no_longer_than_the_lock_wait_timeout(chinook, tmp_path):
@@ -357,12 +453,6 @@ def child_pids(pid: int) -> list[int]:
     return [int(p) for p in children.read_text().split()] if children.exists() else []
 
 
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return state != "Z"
 
 
 def test_backup_interrupted_kills_pg_dump_and_leaves_nothing(pg_cluster, chinook, tmp_path):
@@ -374,52 +464,41 @@ def test_backup_interrupted_kills_pg_dump_and_leaves_nothing(pg_cluster, chinook
         assert pg_dumps, "no pg_dump child found: the test would prove nothing"
         proc.send_signal(signal.SIGINT)
         stdout, stderr = proc.communicate(timeout=30)
-        assert not any(alive(p) for p in pg_dumps), "pg_dump outlived the interrupted backup"
+        assert not any(process_alive(p) for p in pg_dumps), "pg_dump outlived the interrupted backup"
+    assert_no_secrets([chinook.password], stdout, stderr)
     assert proc.returncode == 130 and "interrupted" in stderr, stdout + stderr
     assert "Traceback" not in stderr
     assert dir_entries(out_dir) == []
     wait_for(lambda: not backup_sessions(admin), 10, "the backup's sessions to end")
 
 
-def run_backup_as_nobody(env_file: Path, output: Path) -> tuple[int, str]:
-    """scripts/backup.py's main, as an unprivileged user (uid 65534) when run as root: root
-    writes anywhere, so only a real EACCES proves the check. The env comes through the
-    process environment (nobody cannot read the root-only test directory)."""
-    import importlib.util
+# Started as root, the child drops to uid 65534 before running the script: the interpreter and
+# its libraries live under /root, which that user may not even traverse, so what the script
+# imports is imported first.
+_AS_NOBODY = """
+import os, pkgutil, runpy, sys  # pkgutil: runpy.run_path imports it
+import runbook.backup, runbook.cli, runbook.database, runbook.envspec
+os.setgroups([])
+os.setgid(65534)
+os.setuid(65534)
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
 
+
+def run_backup_as_nobody(env_file: Path, output: Path) -> tuple[int, str]:
+    """scripts/backup.py, as an unprivileged user (uid 65534) when run as root: root writes
+    anywhere, so only a real EACCES proves the check (not root: as this user, into a directory
+    it made read-only). The env comes through the process environment (nobody cannot read the
+    root-only test directory). Returns (exit code, stdout + stderr)."""
     from dotenv import dotenv_values
 
-    from runbook import cli
-
-    values = dotenv_values(env_file)
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child: never returns into pytest
-        rc = 99
-        try:
-            os.close(read_end)
-            # pytest captures at the Python level too: the script's output goes to the pipe.
-            sys.stdout = sys.stderr = os.fdopen(write_end, "w", buffering=1)
-            if os.geteuid() == 0:
-                os.setgroups([])
-                os.setgid(65534)
-                os.setuid(65534)
-            os.environ.update(values)
-            spec = importlib.util.spec_from_file_location("backup_script", REPO / "scripts" / "backup.py")
-            script = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(script)
-            sys.argv = ["backup.py"]
-            rc = cli.run(script.main, ["--output", str(output)])
-        except BaseException as exc:  # reported, not swallowed: the parent's assertion shows it
-            sys.stderr.write(f"child raised {exc!r}\n")
-        finally:
-            sys.stderr.flush()
-            os._exit(rc)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as pipe:
-        output_text = pipe.read().decode()
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status), output_text
+    env = {**os.environ, **{k: v for k, v in dotenv_values(env_file).items() if v is not None}}
+    args = [sys.executable, str(REPO / "scripts" / "backup.py"), "--output", str(output)]
+    if os.geteuid() == 0:
+        args[1:1] = ["-c", _AS_NOBODY]
+    result = subprocess.run(args, env=env, cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
+    return result.returncode, result.stdout + result.stderr
 
 
 def test_backup_into_a_directory_it_cannot_write_is_a_bad_invocation(chinook, tmp_path):
@@ -454,6 +533,7 @@ def test_backup_whose_file_cannot_be_written_fails_with_one_line(chinook, tmp_pa
                              str(env_for(chinook, tmp_path)), "--output", str(out_dir / "flash-green-backup.sql")],
                             capture_output=True, text=True, timeout=60, cwd=REPO, preexec_fn=small_files,
                             check=False)
+    assert_no_secrets([chinook.password], result.stdout, result.stderr)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "backup failed: writing the backup failed: [Errno 27] File too large" in result.stderr, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
@@ -466,7 +546,9 @@ def test_inherited_pgpassword_reaches_the_client_programs(monkeypatch):
     passes the inherited PGPASSWORD on; one with a password passes its own."""
     monkeypatch.setenv("PGPASSWORD", "inherited-pw-123456")
     bare = backup.Endpoint.from_conninfo("postgresql://u@127.0.0.1:5432/db")
-    assert bare.child_env()["PGPASSWORD"] == "inherited-pw-123456"
+    same = bare.child_env()["PGPASSWORD"] == "inherited-pw-123456"
+    assert same, "the inherited PGPASSWORD did not reach the client programs' environment"
     own = backup.Endpoint.from_conninfo("postgresql://u:own-pw-1234567@127.0.0.1:5432/db")
-    assert own.child_env()["PGPASSWORD"] == "own-pw-1234567"
-    assert "own-pw-1234567" not in own.conninfo()
+    same = own.child_env()["PGPASSWORD"] == "own-pw-1234567"
+    assert same, "the endpoint's own password did not replace the inherited PGPASSWORD"
+    assert_no_secrets(["own-pw-1234567", "inherited-pw-123456"], own.conninfo())

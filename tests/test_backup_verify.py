@@ -66,9 +66,21 @@ def test_sequence_ahead_of_the_manifest_is_fine(restored, chinook_backup):
     assert not failures(backup.verify(restored, chinook_backup.manifest))
 
 
-def test_verify_session_is_read_only(restored, chinook_backup):
-    with restored.connect(read_only=True) as conn:
-        assert conn.execute("SHOW default_transaction_read_only").fetchone()[0] == "on"
+def test_verify_session_is_read_only(restored, chinook_backup, monkeypatch):
+    """Every connection verify opens (the snapshot's and the hashing workers') is read-only."""
+    modes: list[str] = []
+    real_connect = backup.Endpoint.connect
+
+    def spying_connect(self, *args, **kwargs):
+        conn = real_connect(self, *args, **kwargs)
+        modes.append(conn.execute("SHOW default_transaction_read_only").fetchone()[0])
+        return conn
+
+    monkeypatch.setattr(backup.Endpoint, "connect", spying_connect)
+    findings = backup.verify(restored, chinook_backup.manifest, workers=2)
+    assert not failures(findings)
+    assert len(modes) == 2, f"verify opened {len(modes)} connections, expected 2 (snapshot + 1 worker)"
+    assert modes == ["on", "on"], modes
 
 
 def env_for(endpoint: backup.Endpoint, tmp_path, name="restored.env"):
@@ -81,15 +93,17 @@ def env_for(endpoint: backup.Endpoint, tmp_path, name="restored.env"):
 def test_verify_restore_cli_exit_codes(restored, chinook_backup, tmp_path):
     env_file = env_for(restored, tmp_path)
     ok = run_script("verify_restore.py", "--env-file", env_file, "--manifest", chinook_backup.manifest_path)
+    assert_no_secrets([restored.password], ok.stdout, ok.stderr)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "PASS restore.content" in ok.stdout and "verify: 6 passed, 0 failed" in ok.stdout
 
     sql_run(restored, "DELETE FROM invoice_line WHERE invoice_line_id = 7", "DROP TABLE playlist_track")
     bad = run_script("verify_restore.py", "--env-file", env_file, "--manifest", chinook_backup.manifest_path)
+    assert_no_secrets([restored.password], bad.stdout, bad.stderr)
     assert bad.returncode == 1, bad.stdout + bad.stderr
     assert "FAIL restore.rows public.invoice_line: 2240 rows in the manifest, 2239" in bad.stdout
     assert "FAIL restore.tables public.playlist_track: missing" in bad.stdout
-    assert_no_secrets([restored.password], ok.stdout, ok.stderr, bad.stdout, bad.stderr)
+    assert "verify: 4 passed, 2 failed" in bad.stdout, bad.stdout
 
 
 @pytest.mark.parametrize("content,expected", [
@@ -107,9 +121,19 @@ def test_verify_restore_exit_2_on_an_unusable_manifest(content, expected, tmp_pa
     if content is not None:
         manifest.write_bytes(content)
     result = run_script("verify_restore.py", "--env-file", env_for(restored, tmp_path), "--manifest", manifest)
+    assert_no_secrets([restored.password], result.stdout, result.stderr)
     assert result.returncode == 2
     assert expected in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_verify_restore_jobs_must_be_a_positive_whole_number(tmp_path, restored):
+    for jobs in ("0", "two"):
+        result = run_script("verify_restore.py", "--env-file", env_for(restored, tmp_path), "--manifest",
+                            tmp_path / "m.json", "--jobs", jobs)
+        assert_no_secrets([restored.password], result.stdout, result.stderr)
+        assert result.returncode == 2, result.stderr
+        assert "argument --jobs" in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
 def test_verify_unreachable_database_fails_with_host_and_port(chinook_backup, tmp_path):
@@ -148,10 +172,10 @@ def test_verify_restore_without_password_and_unavailable_bundle_fails_in_one_lin
     env = {k: v for k, v in os.environ.items() if k != "PGPASSWORD"}
     result = run_script("verify_restore.py", "--env-file", env_file, "--manifest", chinook_backup.manifest_path,
                         env=env, timeout=60)
+    assert_no_secrets([restored.password, token], result.stdout, result.stderr)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stderr and result.stderr == "", result.stderr
     fail_lines = [line for line in result.stdout.splitlines() if line.startswith("FAIL")]
     assert len(fail_lines) == 1 and fail_lines[0].startswith("FAIL restore.connect "), result.stdout
     assert "no database password and the secret bundle is unavailable" in fail_lines[0], result.stdout
     assert "verify: 0 passed, 1 failed" in result.stdout
-    assert_no_secrets([restored.password, token], result.stdout, result.stderr)

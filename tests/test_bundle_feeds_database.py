@@ -1,6 +1,12 @@
 """DB_PASSWORD from the secret bundle is used by the database step when the env has none."""
-from tests.conftest import assert_no_secrets, run_script
-from tests.secrets_scenarios import SECRET_PATH, bundle, env_file
+import time
+
+import pytest
+
+from fixtures.targets import random_secret
+from runbook import database, secrets
+from tests.conftest import SilentListener, assert_no_secrets, run_script
+from tests.secrets_scenarios import SECRET_PATH, bundle, context_of, env_file
 
 
 def test_database_step_connects_with_the_bundles_password(pg_database, vault_standin, tmp_path):
@@ -26,3 +32,36 @@ def test_database_step_connects_with_the_bundles_password(pg_database, vault_sta
     result = run_script("preflight_check.py", "--env-file", path, "--stage", "db")
     assert result.returncode == 1
     assert "FAIL db.reachable" in result.stdout and "password authentication failed" in result.stdout
+
+
+def test_an_unreachable_vault_is_asked_once_per_run(tmp_path):
+    """The secrets stage, the database step and backup's endpoint all want the bundle; a Vault
+    that never answers must cost one --secrets-timeout, not one per asker."""
+    listener = SilentListener()
+    try:
+        token = random_secret("vault-token")
+        path = env_file(tmp_path, {
+            "APP_ENV": "staging", "API_KEY": "k-feeds-db-1234", "CLIENT_CERT_SUBJECT_HEADER": "X-S",
+            "DB_HOST": "127.0.0.1", "DB_NAME": "app", "DB_USER": "app",  # no DB_PASSWORD
+            "VAULT_ADDR": listener.url, "VAULT_TOKEN": token, "VAULT_SECRET_PATH": SECRET_PATH,
+        })
+        ctx = context_of(path, secrets_timeout=0.5)
+        findings = secrets.preflight(ctx)  # the secrets stage: it times out once
+        assert [(f.check, f.status.value) for f in findings][:2] == [
+            ("secrets.backend", "PASS"), ("secrets.vault_health", "FAIL")]
+        asked = len(listener.accepted)
+        assert asked >= 1, "Vault was never asked"
+
+        started = time.monotonic()
+        # The database step, then backup's endpoint_from_context, which asks load_bundle again.
+        settings = database.connection_settings(ctx)
+        with pytest.raises(secrets.BundleUnavailable) as raised:
+            secrets.load_bundle(ctx)
+        elapsed = time.monotonic() - started
+        assert len(listener.accepted) == asked, "the later askers connected to Vault again"
+        assert elapsed < 0.25, f"the later askers took {elapsed:.2f} s"
+        assert_no_secrets([token], str(raised.value))
+        assert not settings.params.get("password")
+        assert str(raised.value).startswith("secrets.vault_health: Vault at ")
+    finally:
+        listener.close()

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures import container_plugin, containers
+from fixtures import containers
 from tests.conftest import REPO, assert_no_secrets, run_ops_tests, skip_unless_ci
 
 POSTGRES_IMAGE = os.environ.get("FLASHGREEN_POSTGRES_IMAGE", "flashgreen/postgres:15-local")
@@ -95,8 +95,7 @@ def dead_docker_host(monkeypatch) -> str:
 # Without an engine
 
 
-def test_default_images_are_pinned_and_the_help_shows_them():
-    assert container_plugin._DEFAULTS == containers.DEFAULT_IMAGES
+def test_default_images_are_pinned():
     for image in containers.DEFAULT_IMAGES.values():
         _, _, tag = image.rpartition(":")
         assert "/" not in tag and tag and tag != "latest", f"{image} is not pinned"
@@ -110,6 +109,7 @@ def test_options_resolve_once_into_settings():
         container_start_timeout=None))
     assert settings.images == {**containers.DEFAULT_IMAGES, "postgres": "pg:1"}
     assert (settings.network, settings.start_timeout) == ("host", 60.0)
+    assert containers.ContainerSettings.from_options(SimpleNamespace(container_start_timeout=0.5)).start_timeout == 0.5
     assert containers.ContainerSettings.from_options(None).network == "bridge"
     with pytest.raises(ValueError, match="--docker-network overlay"):
         containers.ContainerSettings.from_options(SimpleNamespace(docker_network="overlay"))
@@ -278,14 +278,17 @@ def test_containers_of_a_dead_session_are_reaped(engine, postgres_image):
     dead.wait()
     host = socket.gethostname()
 
+    made = []
+
     def create(owner: str):  # created, never started: the reaper must not care
         labels = {containers.LABEL_SESSION: "reaper-test", containers.LABEL_OWNER: owner}
-        return engine.containers.create(postgres_image, labels=labels)
+        made.append(engine.containers.create(postgres_image, labels=labels))
+        return made[-1]
 
-    orphan = create(f"{host}:{dead.pid}:1")
-    alive = create(containers.owner_label())
-    elsewhere = create(f"other-host:{dead.pid}:1")
     try:
+        orphan = create(f"{host}:{dead.pid}:1")
+        alive = create(containers.owner_label())
+        elsewhere = create(f"other-host:{dead.pid}:1")
         removed = containers.reap_stale_containers(engine)
         assert orphan.name in removed
         assert alive.name not in removed and elsewhere.name not in removed  # a live owner; another machine's
@@ -293,7 +296,7 @@ def test_containers_of_a_dead_session_are_reaped(engine, postgres_image):
     finally:
         import docker
 
-        for container in (orphan, alive, elsewhere):
+        for container in made:
             try:
                 container.remove(force=True)
             except docker.errors.NotFound:
@@ -301,7 +304,68 @@ def test_containers_of_a_dead_session_are_reaped(engine, postgres_image):
 
 
 # --------------------------------------------------------------------------------------------
-# Without an engine: owner labels and the port pair
+# Without an engine: removals, owner labels
+
+
+class _FakeContainer:
+    def __init__(self, name: str, owner: str = ""):
+        self.id = self.name = name
+        self.labels = {containers.LABEL_OWNER: owner}
+
+
+class _FakeEngine:
+    """Just what the removals use: list, remove_container (each container's fate by its name), close."""
+
+    def __init__(self, found):
+        import docker
+        import requests
+
+        def api_error(status: int, explanation: str):
+            response = requests.Response()
+            response.status_code = status
+            return docker.errors.APIError(explanation, response=response, explanation=explanation)
+
+        self.fates = {"gone": docker.errors.NotFound("no such container"),
+                      "racing": api_error(409, "removal of container racing is already in progress"),
+                      "stuck": api_error(500, "device or resource busy"),
+                      "silent": requests.ReadTimeout("read timed out")}
+        self.found, self.removed = found, []
+        self.containers = self
+        self.api = self
+
+    def list(self, **filters):
+        return self.found
+
+    def remove_container(self, container_id: str, force: bool, v: bool):
+        if container_id in self.fates:
+            raise self.fates[container_id]
+        self.removed.append(container_id)
+
+    def close(self):
+        pass
+
+
+def test_removals_go_on_past_a_container_that_cannot_be_removed(monkeypatch):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    owner = f"{socket.gethostname()}:{dead.pid}:1"
+    names = ["gone", "racing", "stuck", "a", "silent", "b"]
+    engine = _FakeEngine([_FakeContainer(name, owner) for name in names])
+    monkeypatch.setattr(containers, "engine_client", lambda timeout: engine)
+    monkeypatch.setattr(containers, "EVENTS", [])
+
+    # The reaper: another session's leftovers; what it cannot remove is one line of the summary.
+    assert containers.reap_stale_containers(engine) == ["a", "b"]
+    assert containers.EVENTS == ["could not remove stale containers: stuck: device or resource busy; "
+                                 "silent: read timed out"]
+
+    # This session's own: every one is tried, then one line names those left.
+    runtime = containers.ContainerRuntime(containers.ContainerSettings())
+    runtime._client, engine.removed = engine, []
+    with pytest.raises(RuntimeError, match=rf"^could not remove containers of session {runtime.session}: "
+                                           r"stuck: device or resource busy; silent: read timed out$"):
+        runtime.remove_all()
+    assert engine.removed == ["a", "b"]
 
 
 def test_owner_labels_are_judged_by_host_pid_and_start_time():

@@ -67,6 +67,7 @@ def test_no_database_settings_names_what_is_missing(db_env_file):
     findings = database.probe(context(path))
     assert findings[0].check == "db.reachable" and findings[0].status is Status.FAIL
     assert "set DATABASE_URL, or DB_HOST, DB_NAME and DB_USER (missing: DB_NAME, DB_USER)" in findings[0].message
+    assert [f.check for f in findings] == list(database.CHECKS)
     assert all(f.status is Status.SKIP for f in findings[1:])
 
 
@@ -285,6 +286,20 @@ def test_alembic_config_head_that_matches_passes(pg_database, db_env_file, tmp_p
     assert alembic.status is Status.PASS, alembic.message
 
 
+def test_alembic_version_off_the_search_path_is_found_as_the_manifest_finds_it(pg_database, db_env_file):
+    from runbook import manifest
+
+    with pg_database.connect() as conn:
+        conn.execute("CREATE SCHEMA migrations")
+        conn.execute("CREATE TABLE migrations.alembic_version (version_num varchar(32) NOT NULL PRIMARY KEY)")
+        conn.execute("INSERT INTO migrations.alembic_version VALUES ('ae1027a6acf')")
+        assert conn.execute("SELECT to_regclass('alembic_version')").fetchone() == (None,)  # off the path
+        assert manifest.alembic_revision(conn) == "ae1027a6acf"
+    alembic = by_check(database.probe(context(db_env_file(pg_database.url()), alembic_head="ae1027a6acf")))["db.alembic"]
+    assert alembic.status is Status.PASS
+    assert "is at Alembic revision ae1027a6acf, as expected" in alembic.message
+
+
 def test_expected_head_without_alembic_version_table_fails(pg_database, db_env_file):
     alembic = by_check(database.probe(context(db_env_file(pg_database.url()), alembic_head="27c6a30d7c24")))["db.alembic"]
     assert alembic.status is Status.FAIL
@@ -317,14 +332,47 @@ def test_read_only_check_fails_naming_tables_the_user_cannot_read(pg_cluster, pg
     assert f"grant SELECT to user {pg_database.user}" in found["db.read_only"].message
 
 
-def test_read_only_session_is_really_read_only(pg_database, db_env_file):
-    # The check's session must be what it claims: a write in it fails.
-    settings = database.connection_settings(context(db_env_file(pg_database.url())))
-    with settings.connect() as conn:
-        conn.execute("SET default_transaction_read_only = on")
-        conn.commit()
-        with pytest.raises(Exception, match="read-only transaction"):
-            conn.execute("CREATE TABLE t (id int)")
+class KeptOpen:
+    """A connection whose ``with`` block does not close it: the test looks into the session after."""
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    def __getattr__(self, name):
+        return getattr(self.conn, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+
+def test_read_only_session_is_really_read_only(pg_database, db_env_file, monkeypatch):
+    # The very session check_read_only read the tables in is kept open: in it,
+    # default_transaction_read_only is on and a write is refused.
+    import psycopg
+
+    with pg_database.connect() as conn:
+        conn.execute("CREATE TABLE trades (id int)")
+    sessions = []
+    real_connect = database.ConnSettings.connect
+
+    def keep_open(settings, **extra):
+        sessions.append(real_connect(settings, **extra))
+        return KeptOpen(sessions[-1])
+
+    monkeypatch.setattr(database.ConnSettings, "connect", keep_open)
+    try:
+        finding = database.check_read_only(database.connection_settings(context(db_env_file(pg_database.url()))))
+        assert finding.status is Status.PASS, finding.message
+        [session] = sessions
+        assert session.execute("SHOW default_transaction_read_only").fetchone() == ("on",)
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            session.execute("CREATE TABLE t (id int)")
+    finally:
+        for session in sessions:
+            session.close()
 
 
 def test_read_only_check_on_an_empty_schema_warns(pg_database, db_env_file):

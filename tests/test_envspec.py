@@ -118,6 +118,8 @@ FAILING = [
      ["USE_WEB3_LOAN is true", "but WEB3_LOAN_CONTRACT is missing"]),
     ("value-formats", STAGING, {"DB_PORT": "65536"}, None, ["DB_PORT is '65536'", "from 1 to 65535"]),
     ("value-formats", STAGING, {"METRICS_PORT": "eighty"}, None, ["METRICS_PORT is 'eighty'"]),
+    # "²" is a digit to str.isdigit() but not to int(): a failure, not a crash.
+    ("value-formats", STAGING, {"METRICS_PORT": "²"}, None, ["METRICS_PORT is '²'"]),
     ("value-formats", STAGING, {"DATABASE_URL": "mysql://app:pw-8d7e6f@db/flash"}, None,
      ["DATABASE_URL has scheme 'mysql://'", "expected postgresql:// or postgres://"]),
     ("value-formats", STAGING, {"LIVE_FEED_URL": "ftp://feed.example"}, None,

@@ -1,13 +1,14 @@
 """The metrics step against real HTTP servers on loopback: every failure the issue names."""
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
 from werkzeug.wrappers import Response
 
 from fixtures.targets import random_secret, write_env_file
-from runbook import metrics
+from runbook import metrics, redact
 from runbook.context import make_context
 from runbook.contract import load_contract
 from runbook.envfile import parse_env_text
@@ -221,7 +222,7 @@ def test_a_refused_connection_is_retried_then_fails_fast(silent):
     started = time.monotonic()
     finding = metrics.MetricsProbe(context({"METRICS_PORT": str(port)})).scrape()
     assert finding.status is Status.FAIL
-    assert f"GET http://127.0.0.1:{port}/metrics failed: connection refused (after 2 retries)" in finding.message
+    assert f"GET http://127.0.0.1:{port}/metrics failed: Connection refused (after 2 retries)" in finding.message
     assert "(address from host 127.0.0.1; METRICS_PORT, test.env line 4)" in finding.message
     assert time.monotonic() - started < TIMEOUT + 1
 
@@ -274,20 +275,22 @@ def test_cli_metrics_stage_exits_0_on_a_good_service(server, tmp_path):
     env_file, api_key = _env_file(tmp_path, server)
     result = run_script("preflight_check.py", "--stage", "metrics", "--env-file", env_file,
                         "--http-timeout", "2", "--metrics-interval", "0.1")
+    assert_no_secrets([api_key], result.stdout, result.stderr)  # first: the next asserts print the output
     assert result.returncode == 0, result.stdout + result.stderr
     assert "PASS metrics.stable" in result.stdout and "6 passed, 0 failed, 0 skipped" in result.stdout
-    assert_no_secrets([api_key], result.stdout, result.stderr)
 
 
 def test_cli_metrics_stage_exits_1_when_a_check_fails(server, tmp_path):
     server.serve_metrics("boom", status=500)
     healthy(server)
-    env_file, _ = _env_file(tmp_path, server)
+    env_file, api_key = _env_file(tmp_path, server)
     result = run_script("preflight_check.py", "--stage", "metrics", "--env-file", env_file,
                         "--http-timeout", "2", "--format", "json")
+    assert_no_secrets([api_key], result.stdout, result.stderr)  # first: the next asserts print the output
     assert result.returncode == 1, result.stdout + result.stderr
-    assert '"id": "metrics.scrape"' in result.stdout and '"status": "FAIL"' in result.stdout
     assert result.stderr == ""
+    statuses = {check["id"]: check["status"] for check in json.loads(result.stdout)["checks"]}
+    assert statuses["metrics.scrape"] == "FAIL", statuses
 
 
 def test_a_redirect_is_followed_as_prometheus_follows_it(server):
@@ -295,6 +298,17 @@ def test_a_redirect_is_followed_as_prometheus_follows_it(server):
     server.serve_metrics(exposition())
     finding = metrics.MetricsProbe(context({"METRICS_URL": f"{server.url}/old-metrics"})).scrape()
     assert finding.status is Status.PASS, finding.message
+
+
+def test_a_metrics_url_whose_password_urllib_cannot_delimit_is_never_shown():
+    # The '/' ends urllib's host part: it sees no password, and requests quotes the whole URL.
+    password = f"{random_secret('scrape-pw')}/{random_secret('tail')}"
+    url = f"http://prom:{password}@127.0.0.1:1/metrics"
+    finding = metrics.MetricsProbe(context({"METRICS_URL": url, "SERVICE_URL": url})).scrape()
+    shown = redact.mask(finding.message)
+    assert_no_secrets([password, *password.split("/")], finding.message, shown)
+    assert finding.status is Status.FAIL
+    assert "GET http://*** failed: not a usable URL (InvalidURL)" in finding.message
 
 
 def test_an_unusable_metrics_url_is_one_clear_failure():

@@ -4,7 +4,7 @@ import textwrap
 import pytest
 
 from runbook.contract import load_contract
-from tests.conftest import assert_no_secrets, run_ops_tests
+from tests.conftest import assert_no_secrets, run_ops_tests, run_script
 from tests.test_envspec import PRODUCTION, STAGING
 
 RULES = [rule.id for rule in load_contract().rules]
@@ -138,16 +138,15 @@ def test_no_secret_value_reaches_cli_text_json_pytest_output_or_junit(pytester, 
         POWERLEDGER_API_KEY=' {secrets[5]}'
         ROUTER_SECRET={secrets[6]}
         """))
-    from tests.conftest import run_script
-
     text = run_script("preflight_check.py", "--env-file", env)
     as_json = run_script("preflight_check.py", "--env-file", env, "--format", "json")
+    junit = tmp_path / "junit.xml"
+    result = run_ops_tests(pytester, "--env-file", str(env), "-vv", "-l", "-rA", "--junitxml", str(junit))
+    # First: the assertions below print the outputs (and the JUnit file) when they fail.
+    assert_no_secrets(secrets, text.stdout, text.stderr, as_json.stdout, as_json.stderr,
+                      result.stdout.str(), result.stderr.str(), junit)
     assert text.returncode == as_json.returncode == 1
     assert "API_KEY has leading or trailing whitespace" in text.stdout
     assert "ICE_PASSWORD is set 2 times with different values" in text.stdout
-    junit = tmp_path / "junit.xml"
-    result = run_ops_tests(pytester, "--env-file", str(env), "-vv", "-l", "-rA", "--junitxml", str(junit))
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     assert "DATABASE_URL has scheme 'mysql://'" in junit.read_text()
-    assert_no_secrets(secrets, text.stdout, text.stderr, as_json.stdout, as_json.stderr,
-                      result.stdout.str(), result.stderr.str(), junit)

@@ -27,17 +27,7 @@ from fixtures.pgcluster import (DIR_PREFIX, OWNER_FILE, BinariesNotFound, Cluste
                                 LocalPostgres, find_bin_dir, reap_stale_clusters)
 from fixtures.targets import ServiceUnavailable
 from tests.conftest import REPO, assert_no_secrets, run_ops_tests, skip_unless_ci
-
-
-@pytest.fixture
-def base_dir():
-    """A private, world-searchable parent for clusters (the postgres user must traverse it),
-    so what a test leaves behind is not confused with other sessions' clusters."""
-    path = Path(tempfile.mkdtemp(prefix="fg-pgtest-", dir="/tmp"))
-    path.chmod(0o755)
-    yield path
-    reap_stale_clusters(path)  # nothing should be left; if something is, do not leak it
-    shutil.rmtree(path, ignore_errors=True)
+from tests.pg_fixtures import process_alive, processes_mentioning
 
 
 @pytest.fixture
@@ -54,46 +44,25 @@ def listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def processes_mentioning(text: str) -> list[int]:
-    """Pids whose command line mentions ``text`` (a cluster's directory): its server processes."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            if text in cmdline and int(entry.name) != os.getpid():
-                pids.append(int(entry.name))
-    return pids
-
-
 def wait_gone(pids: list[int], timeout: float = 10) -> list[int]:
     deadline = time.monotonic() + timeout
     alive = pids
     while alive and time.monotonic() < deadline:
-        alive = [p for p in alive if Path(f"/proc/{p}").exists() and _not_zombie(p)]
+        alive = [p for p in alive if process_alive(p)]
         time.sleep(0.05)
     return alive
-
-
-def _not_zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 # --------------------------------------------------------------------------------------------
 # The class on its own
 
 
-def test_start_gives_a_working_password_protected_server_and_stop_removes_everything(bin_dir, base_dir):
-    cluster = LocalCluster(bin_dir, base_dir=base_dir)
+def test_start_gives_a_working_password_protected_server_and_stop_removes_everything(bin_dir, cluster_base_dir):
+    cluster = LocalCluster(bin_dir, base_dir=cluster_base_dir)
     try:
         cluster.start()
         directory = cluster.directory
-        assert directory.parent == base_dir and directory.name.startswith(DIR_PREFIX)
+        assert directory.parent == cluster_base_dir and directory.name.startswith(DIR_PREFIX)
         with cluster.connect() as conn:
             assert conn.execute("SELECT current_user").fetchone() == ("postgres",)
             assert conn.execute("SHOW password_encryption").fetchone() == ("scram-sha-256",)
@@ -115,27 +84,27 @@ def test_start_gives_a_working_password_protected_server_and_stop_removes_everyt
     cluster.stop()  # idempotent
 
 
-def test_an_exception_inside_the_with_block_still_removes_the_cluster(bin_dir, base_dir):
+def test_an_exception_inside_the_with_block_still_removes_the_cluster(bin_dir, cluster_base_dir):
     with pytest.raises(RuntimeError, match="boom"):
-        with LocalCluster(bin_dir, base_dir=base_dir) as cluster:
+        with LocalCluster(bin_dir, base_dir=cluster_base_dir) as cluster:
             directory, port = cluster.directory, cluster.port
             raise RuntimeError("boom")
     assert not directory.exists() and not listening(port)
 
 
-def test_a_failing_start_removes_the_half_made_cluster_and_says_why(bin_dir, base_dir):
+def test_a_failing_start_removes_the_half_made_cluster_and_says_why(bin_dir, cluster_base_dir):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        cluster = LocalCluster(bin_dir, base_dir=base_dir, port=port)
+        cluster = LocalCluster(bin_dir, base_dir=cluster_base_dir, port=port)
         with pytest.raises(ClusterError) as info:
             cluster.start()
     message = str(info.value)
     assert message.startswith(f"pg_ctl start (127.0.0.1 port {port}) failed")
     assert "Address already in use" in message  # the server log's reason is in the message
     assert_no_secrets([cluster.password], message)
-    assert list(base_dir.iterdir()) == []
+    assert list(cluster_base_dir.iterdir()) == []
 
 
 def test_binaries_are_looked_for_on_the_option_then_path_then_usr_lib(tmp_path, monkeypatch):
@@ -169,19 +138,20 @@ def test_without_binaries_the_local_service_is_unavailable_naming_where_it_looke
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the root-only path: initdb refuses root")
-def test_as_root_without_the_unprivileged_user_the_message_says_how_to_fix_it(bin_dir, base_dir):
-    cluster = LocalCluster(bin_dir, base_dir=base_dir, run_as="no-such-user-fg")
+def test_as_root_without_the_unprivileged_user_the_message_says_how_to_fix_it(bin_dir, cluster_base_dir):
+    cluster = LocalCluster(bin_dir, base_dir=cluster_base_dir, run_as="no-such-user-fg")
     with pytest.raises(ClusterError, match=r"refuse to run as root and there is no 'no-such-user-fg' user .* "
                                            r"create one \(useradd --system no-such-user-fg\)"):
         cluster.start()
-    assert list(base_dir.iterdir()) == []
+    assert list(cluster_base_dir.iterdir()) == []
     cluster.stop()
 
 
 def test_local_postgres_serves_the_env_it_announced(tmp_path, pytestconfig):
     service = LocalPostgres(tmp_path, pytestconfig.option)
     url = service.env()["DATABASE_URL"]
-    assert url.startswith(f"postgresql://flashgreen:{service.password}@127.0.0.1:{service.port}/flashgreen")
+    announced = url.startswith(f"postgresql://flashgreen:{service.password}@127.0.0.1:{service.port}/flashgreen")
+    assert announced, "DATABASE_URL does not name role flashgreen, its password, the port and database flashgreen"
     try:
         service.start()
         import psycopg
@@ -206,9 +176,9 @@ KILLED_RUN = textwrap.dedent("""\
 """)
 
 
-def test_a_cluster_left_by_a_killed_run_is_reaped_by_the_next_start(bin_dir, base_dir):
-    result = subprocess.run([sys.executable, "-c", KILLED_RUN, str(base_dir)], capture_output=True, text=True,
-                            cwd=REPO, timeout=120)
+def test_a_cluster_left_by_a_killed_run_is_reaped_by_the_next_start(bin_dir, cluster_base_dir):
+    result = subprocess.run([sys.executable, "-c", KILLED_RUN, str(cluster_base_dir)], capture_output=True,
+                            text=True, cwd=REPO, timeout=120)
     assert result.returncode == -signal.SIGKILL, result.stderr
     left_dir, port = result.stdout.split()
     left_dir, port = Path(left_dir), int(port)
@@ -216,26 +186,27 @@ def test_a_cluster_left_by_a_killed_run_is_reaped_by_the_next_start(bin_dir, bas
     server_pids = processes_mentioning(str(left_dir))
     assert server_pids
 
-    with LocalCluster(bin_dir, base_dir=base_dir) as fresh:  # its start reaps the dead run's cluster
+    with LocalCluster(bin_dir, base_dir=cluster_base_dir) as fresh:  # its start reaps the dead run's cluster
         assert not left_dir.exists()
-        assert list(base_dir.iterdir()) == [fresh.directory]
+        assert list(cluster_base_dir.iterdir()) == [fresh.directory]
     assert not listening(port)
     assert not wait_gone(server_pids)
 
 
-def test_a_live_owners_cluster_is_not_reaped(bin_dir, base_dir):
-    with LocalCluster(bin_dir, base_dir=base_dir) as mine:
-        assert reap_stale_clusters(base_dir) == []
+def test_a_live_owners_cluster_is_not_reaped(bin_dir, cluster_base_dir):
+    with LocalCluster(bin_dir, base_dir=cluster_base_dir) as mine:
+        assert reap_stale_clusters(cluster_base_dir) == []
         assert mine.directory.exists()
         with mine.connect() as conn:
             conn.execute("SELECT 1")
 
 
-def test_the_owner_file_is_ours_and_only_the_server_dirs_are_the_server_users(bin_dir, base_dir):
-    with LocalCluster(bin_dir, base_dir=base_dir) as cluster:
+def test_the_owner_file_is_ours_and_only_the_server_dirs_are_the_server_users(bin_dir, cluster_base_dir):
+    with LocalCluster(bin_dir, base_dir=cluster_base_dir) as cluster:
         for path in (cluster.directory, cluster.directory / OWNER_FILE):
             st = path.lstat()
             assert st.st_uid == os.geteuid() and st.st_mode & 0o022 == 0, path
+        assert bool(cluster.run_as) == (os.geteuid() == 0)
         if cluster.run_as:
             server_uid = pwd.getpwnam(cluster.run_as).pw_uid
             assert cluster.data_dir.stat().st_uid == server_uid == cluster.socket_dir.stat().st_uid
@@ -294,30 +265,30 @@ def _leftover(base_dir: Path, name: str, *, owner_pid: int, postmaster_pid: int,
     return directory
 
 
-def test_forged_cluster_directories_are_left_alone(base_dir, trap, bystander):
+def test_forged_cluster_directories_are_left_alone(cluster_base_dir, trap, bystander):
     dead = _dead_pid()
     common = {"owner_pid": dead, "postmaster_pid": bystander.pid, "bin_dir": trap.bin_dir}
     forged = [
-        _leftover(base_dir, "world-writable-owner", file_mode=0o666, **common),
-        _leftover(base_dir, "world-writable-dir", dir_mode=0o777, **common),
-        _leftover(base_dir, "group-writable-owner", file_mode=0o664, **common),
+        _leftover(cluster_base_dir, "world-writable-owner", file_mode=0o666, **common),
+        _leftover(cluster_base_dir, "world-writable-dir", dir_mode=0o777, **common),
+        _leftover(cluster_base_dir, "group-writable-owner", file_mode=0o664, **common),
     ]
     if os.geteuid() == 0:  # another user's directory (here: the server user's, as the old layout was)
-        forged.append(_leftover(base_dir, "other-users", uid=pwd.getpwnam("postgres").pw_uid, **common))
-    (base_dir / (DIR_PREFIX + "symlink")).symlink_to(forged[0])
+        forged.append(_leftover(cluster_base_dir, "other-users", uid=pwd.getpwnam("postgres").pw_uid, **common))
+    (cluster_base_dir / (DIR_PREFIX + "symlink")).symlink_to(forged[0])
 
-    assert reap_stale_clusters(base_dir, trap.bin_dir) == []
+    assert reap_stale_clusters(cluster_base_dir, trap.bin_dir) == []
     assert all(d.exists() for d in forged)
     assert not trap.marker.exists()  # no binary of theirs (nor ours) ran
     assert bystander.poll() is None  # the pid in their postmaster.pid was not signalled
 
 
-def test_a_stale_postmaster_pid_naming_another_process_is_not_killed(base_dir, trap, bystander):
-    ours = _leftover(base_dir, "dead-run", owner_pid=_dead_pid(), postmaster_pid=bystander.pid,
+def test_a_stale_postmaster_pid_naming_another_process_is_not_killed(cluster_base_dir, trap, bystander):
+    ours = _leftover(cluster_base_dir, "dead-run", owner_pid=_dead_pid(), postmaster_pid=bystander.pid,
                      bin_dir=Path("/nonexistent"))
     # Our dead run's directory is removed, but the pid in it is not the data directory's server
     # (its cwd is elsewhere): neither pg_ctl (here the trap) nor SIGKILL is aimed at it.
-    assert reap_stale_clusters(base_dir, trap.bin_dir) == [ours]
+    assert reap_stale_clusters(cluster_base_dir, trap.bin_dir) == [ours]
     assert not ours.exists()
     assert not trap.marker.exists()
     time.sleep(0.1)
@@ -343,10 +314,10 @@ def test_owner_identity_tells_live_dead_reused_and_foreign_owners_apart():
 
 
 @pytest.fixture
-def run_tmp(base_dir, monkeypatch):
-    """The runbook suite's temp dirs (target workdir, cluster) go to base_dir via TMPDIR."""
-    monkeypatch.setenv("TMPDIR", str(base_dir))
-    return base_dir
+def run_tmp(cluster_base_dir, monkeypatch):
+    """The runbook suite's temp dirs (target workdir, cluster) go to cluster_base_dir via TMPDIR."""
+    monkeypatch.setenv("TMPDIR", str(cluster_base_dir))
+    return cluster_base_dir
 
 
 def assert_nothing_left(base_dir: Path) -> None:

@@ -3,11 +3,13 @@ kernel's ephemeral range, distinct within a target; and a taken port fails at on
 from __future__ import annotations
 
 import socket
+import warnings
 from pathlib import Path
 
 import port_for
 import pytest
 
+from fixtures import targets
 from fixtures.moto_server import MotoStandin
 from fixtures.ports import PortReservation
 from fixtures.targets import LocalTarget, ServiceUnavailable
@@ -29,14 +31,17 @@ def _can_bind(port: int) -> bool:
 
 def test_a_reservation_holds_its_ports_until_released():
     reservation = PortReservation(count=2)
-    port = reservation.port
-    assert port not in _ephemeral_range() and port + 1 not in _ephemeral_range()
-    # Held against other pickers: a plain bind, and port-for's own check.
-    assert not _can_bind(port) and not _can_bind(port + 1)
-    assert port_for.port_is_used(port)
-    reservation.release()
-    reservation.release()  # idempotent
-    assert _can_bind(port) and _can_bind(port + 1)
+    try:
+        port = reservation.port
+        assert port not in _ephemeral_range() and port + 1 not in _ephemeral_range()
+        # Held against other pickers: a plain bind, and port-for's own check.
+        assert not _can_bind(port) and not _can_bind(port + 1)
+        assert port_for.port_is_used(port)
+        reservation.release()
+        reservation.release()  # idempotent
+        assert _can_bind(port) and _can_bind(port + 1)
+    finally:
+        reservation.release()
 
 
 def test_a_reservation_gives_up_with_a_reason_when_every_candidate_is_taken(monkeypatch):
@@ -59,15 +64,77 @@ def test_a_reservation_gives_up_with_a_reason_when_every_candidate_is_taken(monk
         taken.release()
 
 
-def test_a_local_targets_services_have_distinct_held_ports(tmp_path):
-    target = LocalTarget(tmp_path)
-    try:
-        ports = {name: service.port for name, service in target.services.items()}
-        assert len(set(ports.values())) == len(ports), ports
-        assert not any(p in _ephemeral_range() for p in ports.values()), ports
-        assert not any(_can_bind(p) for p in ports.values()), "a service's port is not held before it starts"
-    finally:
-        target.close()
+@pytest.mark.parametrize("kind", ["local", "container"])
+def test_a_targets_services_have_distinct_held_ports_and_waste_none(tmp_path, kind):
+    # Constructing a target starts nothing (the container target needs no engine for this).
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)  # a reservation dropped without release
+        if kind == "container":
+            from fixtures.containers import ContainerTarget
+
+            target = ContainerTarget(tmp_path)
+        else:
+            target = LocalTarget(tmp_path)
+        try:
+            ports = {name: service.port for name, service in target.services.items()}
+            assert set(ports) == {"postgres", "vault", "aws", "service"}, ports
+            assert len(set(ports.values())) == len(ports), ports
+            assert not any(p in _ephemeral_range() for p in ports.values()), ports
+            assert not any(_can_bind(p) for p in ports.values()), "a service's port is not held before it starts"
+        finally:
+            target.close()
+    leaks = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+    assert not leaks, leaks
+
+
+class Holder:
+    """A service that holds a port from construction on, as the real ones do."""
+
+    name = "holder"
+    made: list[Holder] = []
+
+    def __init__(self, workdir=None, options=None):
+        self.reservation = PortReservation()
+        self.port = self.reservation.port
+        Holder.made.append(self)
+
+    def env(self) -> dict[str, str]:
+        return {}
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        self.reservation.release()
+
+
+class Unconstructible:
+    def __init__(self, workdir, options=None):
+        raise OSError("no room for this service")
+
+
+@pytest.fixture
+def holders(monkeypatch):
+    monkeypatch.setattr(Holder, "made", [])
+    yield Holder.made
+    for holder in Holder.made:  # whatever the test's outcome
+        holder.stop()
+
+
+def test_a_target_that_fails_half_way_releases_the_ports_already_held(tmp_path, monkeypatch, holders):
+    # A later service cannot be constructed: the earlier one's port is given back.
+    monkeypatch.setattr(targets, "LOCAL_SERVICES", {"first": f"{__name__}:Holder",
+                                                    "second": f"{__name__}:Unconstructible"})
+    with pytest.raises(OSError, match="no room for this service"):
+        LocalTarget(tmp_path)
+    (first,) = holders
+    assert _can_bind(first.port), "a service built before the failing one kept its port"
+
+    # Every service was constructed, but the env file cannot be written.
+    given = Holder()
+    with pytest.raises(FileNotFoundError):
+        LocalTarget(tmp_path / "no-such-directory", services={"holder": given})
+    assert _can_bind(given.port), "the target that failed to write its env file kept its services' ports"
 
 
 @pytest.mark.timeout(60)

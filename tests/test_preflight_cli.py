@@ -4,8 +4,10 @@ import os
 
 import pytest
 
-from tests.conftest import REPO, run_script
+from tests.conftest import REPO, assert_no_secrets, run_script
 from tests.test_envspec import STAGING
+
+STAGING_SECRETS = ["k-3f9a7c1e5b", "pw-8d7e6f", "hvs.tok-1a2b3c4d"]  # STAGING's API key, password, token
 
 
 def write(tmp_path, text, name="test.env"):
@@ -20,6 +22,7 @@ def preflight(*args, **kwargs):
 
 def test_a_sound_env_passes_with_exit_0(tmp_path):
     result = preflight("--stage", "env", "--env-file", write(tmp_path, STAGING))
+    assert_no_secrets(STAGING_SECRETS, result.stdout, result.stderr)  # before any output is printed
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "PASS env.environment APP_ENV, when set, is staging or production."
@@ -56,6 +59,7 @@ def test_without_env_file_it_reads_the_process_environment():
     env.update(API_KEY="k-from-environ", CLIENT_CERT_SUBJECT_HEADER="X-S",
                DATABASE_URL="postgresql://fg@db.internal/fg")
     result = preflight("--stage", "env", env=env)
+    assert_no_secrets(["k-from-environ"], result.stdout, result.stderr)
     assert result.returncode == 0, result.stdout
     env.pop("API_KEY")
     result = preflight("--stage", "env", env=env)
@@ -74,14 +78,16 @@ def test_production_template_fails_on_its_placeholders_and_a_filled_copy_passes(
         in result.stdout
 
     filled = template.read_text()
-    for old, new in (("<production-api-key>", "k-prod-5e4d3c"),
+    secrets = ["k-prod-5e4d3c", "db-pw-7a6b5c", "hvs.prod-token-1f2e"]
+    for old, new in (("<production-api-key>", secrets[0]),
                      ("https://login.example.com/realms/flash-green", "https://login.flash.example/realms/fg"),
                      ("OIDC_AUDIENCE=<oidc-audience>", "OIDC_AUDIENCE=fg-trading-api"),
-                     ("<db-user>:<db-password>@<db-host>:5432/<db-name>", "fg:db-pw-7a6b5c@db.prod.internal:5432/fg"),
-                     ("<vault-host>", "vault.prod.internal"), ("<vault-token>", "hvs.prod-token-1f2e"),
+                     ("<db-user>:<db-password>@<db-host>:5432/<db-name>", f"fg:{secrets[1]}@db.prod.internal:5432/fg"),
+                     ("<vault-host>", "vault.prod.internal"), ("<vault-token>", secrets[2]),
                      ("<mount>/flash-green/production", "kv/fg/prod")):
         filled = filled.replace(old, new)
     result = preflight("--stage", "env", "--env-file", write(tmp_path, filled, ".env.production"))
+    assert_no_secrets(secrets, result.stdout, result.stderr)  # before the output is printed
     assert result.returncode == 0, result.stdout
     assert "FAIL" not in result.stdout and "WARN" not in result.stdout
 

@@ -191,10 +191,16 @@ def test_describe_denied_warns_and_the_read_decides(aws_setup, tmp_path):
 
 
 def test_env_file_credentials_are_used_not_the_process_ones(aws_setup, tmp_path, monkeypatch):
+    # With IAM enforced, only the env file's deployer key is accepted: the process's unknown
+    # key would be rejected, and its endpoint refuses connections.
+    aws_setup.env.update(_deployer(aws_setup.moto, ["secretsmanager:DescribeSecret",
+                                                    "secretsmanager:GetSecretValue"]))
+    aws_setup.moto.enforce_iam()
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAPROCESSENVIRON00")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "process-environment-secret-key")
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{closed_port()}")
-    assert all(f.status is Status.PASS for f in run(aws_setup, tmp_path))
+    findings = run(aws_setup, tmp_path)
+    assert all(f.status is Status.PASS for f in findings), [f.message for f in findings]
 
 
 def test_process_endpoint_url_is_used_when_the_file_has_none(aws_setup, tmp_path, monkeypatch):
@@ -236,6 +242,8 @@ def test_loaded_values_are_registered_secret_at_once(aws_setup, tmp_path):
     aws_setup.moto.client().create_secret(
         Name="flash-green/fresh", SecretString=json.dumps({"DB_PASSWORD": unseen, "API_SIGNING_KEY": "k" * 12}))
     aws_setup.env["AWS_SECRETS_ID"] = "flash-green/fresh"
-    assert redact.mask(unseen) == unseen
+    unregistered = redact.mask(unseen) == unseen
+    assert unregistered, "the value was registered before the step read it"
     assert all(f.status is Status.PASS for f in run(aws_setup, tmp_path))
-    assert redact.mask(unseen) == redact.MASK
+    registered = redact.mask(unseen) == redact.MASK
+    assert registered, "the value the step read was not registered secret"

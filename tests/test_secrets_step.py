@@ -3,7 +3,6 @@ the local target's two stand-ins, and the runbook suite against both backends.""
 from __future__ import annotations
 
 import json
-import socket
 
 import pytest
 
@@ -15,8 +14,8 @@ from runbook.contract import load_contract
 from runbook.envfile import parse_env_text, read_env_file
 from runbook.findings import Status
 from runbook.settings import Settings
-from tests.conftest import REPO, assert_no_secrets, run_script
-from tests.secrets_scenarios import SECRET_PATH, bundle, context_of, env_file, the
+from tests.conftest import assert_no_secrets, port_is_free, run_script
+from tests.secrets_scenarios import SECRET_PATH, bundle, context_of, env_file, run_secrets_tests, the
 
 VAULT = "VAULT_ADDR=http://127.0.0.1:9\nVAULT_TOKEN=hvs.choice-test-token\nVAULT_SECRET_PATH=secret/x\n"
 AWS = "AWS_SECRETS_REGION=eu-west-1\nAWS_SECRETS_ID=flash-green/bundle\n"
@@ -133,10 +132,10 @@ def test_load_bundle_without_a_backend():
 def test_cli_exits_0_for_a_healthy_vault(healthy_vault_env):
     path, values, token = healthy_vault_env
     result = run_script("preflight_check.py", "--stage", "secrets", "--env-file", path)
+    assert_no_secrets([token, *values.values()], result.stdout, result.stderr)  # before any output is printed
     assert result.returncode == 0, result.stdout + result.stderr
     assert "PASS secrets.bundle secret/flash-green (KV v2) holds DB_PASSWORD, API_SIGNING_KEY" in result.stdout
     assert "env." not in result.stdout, "--stage secrets runs only that stage"
-    assert_no_secrets([token, *values.values()], result.stdout, result.stderr)
 
 
 def test_cli_exits_0_for_a_healthy_aws_secret(moto_standin, tmp_path):
@@ -146,21 +145,24 @@ def test_cli_exits_0_for_a_healthy_aws_secret(moto_standin, tmp_path):
                                "AWS_ENDPOINT_URL": moto_standin.url, "AWS_ACCESS_KEY_ID": moto_standin.access_key_id,
                                "AWS_SECRET_ACCESS_KEY": moto_standin.secret_access_key})
     result = run_script("preflight_check.py", "--stage", "secrets", "--env-file", path, "--format", "json")
+    assert_no_secrets([moto_standin.secret_access_key, *values.values()], result.stdout, result.stderr)
     assert result.returncode == 0, result.stdout + result.stderr
     document = json.loads(result.stdout)
     assert [c["id"] for c in document["checks"]] == ["secrets.backend", "secrets.aws_secret", "secrets.bundle"]
     assert all(c["stage"] == "secrets" and c["status"] == "PASS" for c in document["checks"])
-    assert_no_secrets([moto_standin.secret_access_key, *values.values()], result.stdout, result.stderr)
 
 
 def test_cli_vault_min_ttl_option(vault_standin, tmp_path):
     token = vault_standin.create_token(ttl=2 * 3600 + 30)
     vault_standin.enable_kv("secret")
-    vault_standin.write(SECRET_PATH, bundle())
+    values = bundle()
+    vault_standin.write(SECRET_PATH, values)
     path = env_file(tmp_path, {"VAULT_ADDR": vault_standin.url, "VAULT_TOKEN": token, "VAULT_SECRET_PATH": SECRET_PATH})
     warned = run_script("preflight_check.py", "--stage", "secrets", "--env-file", path)
-    assert warned.returncode == 0 and "WARN secrets.vault_token" in warned.stdout
     relaxed = run_script("preflight_check.py", "--stage", "secrets", "--env-file", path, "--vault-min-ttl", "1h")
+    # First: a failing assertion below prints the runs' output.
+    assert_no_secrets([token, *values.values()], warned.stdout, warned.stderr, relaxed.stdout, relaxed.stderr)
+    assert warned.returncode == 0 and "WARN secrets.vault_token" in warned.stdout
     assert relaxed.returncode == 0 and "PASS secrets.vault_token" in relaxed.stdout
 
 
@@ -181,11 +183,6 @@ def test_cli_without_a_backend_skips_and_exits_0(tmp_path):
 
 
 # -- the local target's stand-ins, and the runbook suite on them ------------------------------
-
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) != 0
-
 
 def test_local_target_serves_a_valid_bundle_from_both_backends(tmp_path):
     target = LocalTarget(tmp_path)
@@ -208,7 +205,7 @@ def test_local_target_serves_a_valid_bundle_from_both_backends(tmp_path):
         ports = [target.services["vault"].port, target.services["aws"].port]
     finally:
         target.close()
-    assert all(_free(p) for p in ports), "a stand-in still listens after close()"
+    assert all(port_is_free(p) for p in ports), "a stand-in still listens after close()"
 
 
 def test_local_env_files_pass_the_env_contract(tmp_path):
@@ -225,9 +222,7 @@ def test_local_env_files_pass_the_env_contract(tmp_path):
 
 
 def test_runbook_secrets_tests_pass_on_the_local_target_against_both_backends(pytester):
-    result = pytester.runpytest_subprocess(
-        str(REPO / "ops_tests" / "test_secrets.py"), "-c", str(REPO / "pytest.ini"), "--rootdir", str(REPO),
-        "-p", "no:cacheprovider", "-m", "secrets", "-v", timeout=120)
+    result = run_secrets_tests(pytester, "-v")
     result.assert_outcomes(passed=8)
     result.stdout.fnmatch_lines(["*test_bundle_holds_every_required_key?vault? PASSED*",
                                  "*test_bundle_holds_every_required_key?aws? PASSED*"], consecutive=False)
@@ -235,9 +230,7 @@ def test_runbook_secrets_tests_pass_on_the_local_target_against_both_backends(py
 
 def test_runbook_secrets_tests_skip_without_a_backend(pytester, tmp_path):
     path = env_file(tmp_path, {"APP_ENV": "staging", "API_KEY": random_secret("api")})
-    result = pytester.runpytest_subprocess(
-        str(REPO / "ops_tests" / "test_secrets.py"), "-c", str(REPO / "pytest.ini"), "--rootdir", str(REPO),
-        "-p", "no:cacheprovider", "-m", "secrets", "--env-file", str(path), "-rs", timeout=120)
+    result = run_secrets_tests(pytester, "--env-file", str(path), "-rs")
     result.assert_outcomes(skipped=6)
     result.stdout.fnmatch_lines(["*no secret backend configured*"])
 

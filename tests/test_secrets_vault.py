@@ -14,12 +14,14 @@ import time
 from dataclasses import dataclass, field
 
 import pytest
+from werkzeug.wrappers import Response
 
 from fixtures.targets import random_secret
 from fixtures.vault_standin import VaultStandin
+from fixtures.wsgi_server import ThreadedWsgiServer
 from runbook import redact, secrets
 from runbook.findings import Status
-from tests.conftest import REPO
+from tests.conftest import REPO, assert_no_secrets
 from tests.secrets_scenarios import (SECRET_PATH, bundle, check_scenario, check_unreachable, context_of,
                                      env_file, the)
 
@@ -165,9 +167,12 @@ def test_loaded_values_are_registered_secret_at_once(vault_standin, tmp_path):
     vault_standin.write(SECRET_PATH, {"DB_PASSWORD": unseen, "API_SIGNING_KEY": random_secret("k")},
                         register=False)
     env = {"VAULT_ADDR": vault_standin.url, "VAULT_TOKEN": token, "VAULT_SECRET_PATH": SECRET_PATH}
-    assert redact.mask(unseen) == unseen
+    # Compared, never printed: a failing `mask(unseen) == ...` would show the secret itself.
+    unregistered = redact.mask(unseen) == unseen
+    assert unregistered, "the value was registered before the step read it"
     secrets.preflight(context_of(env_file(tmp_path, env)))
-    assert redact.mask(unseen) == redact.MASK
+    registered = redact.mask(unseen) == redact.MASK
+    assert registered, "the value the step read is not masked afterwards"
 
 
 def test_token_that_never_expires_passes(vault_setup, tmp_path):
@@ -321,21 +326,10 @@ def test_vault_cacert_is_honoured(tmp_path):
 
 
 def test_not_a_vault_at_the_address(tmp_path):
-    from werkzeug.serving import make_server
-    from werkzeug.wrappers import Response
-
-    server = make_server("127.0.0.1", 0, Response("<html>a web page</html>", mimetype="text/html"), threaded=True)
-    import threading
-
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        env = {"VAULT_ADDR": f"http://127.0.0.1:{server.server_port}", "VAULT_TOKEN": "hvs.abcdefghijkl",
-               "VAULT_SECRET_PATH": SECRET_PATH}
+    page = Response("<html>a web page</html>", mimetype="text/html")
+    with ThreadedWsgiServer(page, "not-vault") as server:
+        env = {"VAULT_ADDR": server.url, "VAULT_TOKEN": "hvs.abcdefghijkl", "VAULT_SECRET_PATH": SECRET_PATH}
         health = the(secrets.preflight(context_of(env_file(tmp_path, env))), "secrets.vault_health")
-    finally:
-        server.shutdown()
-        server.server_close()
     assert health.status is Status.FAIL and "HTTP 200 but not Vault's health JSON" in health.message
 
 
@@ -349,6 +343,7 @@ def test_preflight_imports_only_the_backend_it_uses(vault_setup, tmp_path):
             "assert 'hvac' in sys.modules and 'boto3' not in sys.modules, 'boto3 imported for Vault';"
             "print([f.status.value for f in fs])")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert_no_secrets(vault_setup.secrets, result.stdout, result.stderr)  # before stderr is printed below
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "['PASS', 'PASS', 'PASS', 'PASS', 'PASS']"
 
@@ -361,22 +356,10 @@ def test_unusable_vault_addr_is_one_finding(vault_setup, tmp_path):
 
 def test_unexpected_answers_are_a_failure_not_a_traceback(tmp_path):
     """Something at VAULT_ADDR answers every path with health JSON: lookup-self has no "data"."""
-    import threading
-
-    from werkzeug.serving import make_server
-    from werkzeug.wrappers import Response
-
-    body = '{"initialized": true, "sealed": false, "standby": false}'
-    server = make_server("127.0.0.1", 0, Response(body, mimetype="application/json"), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        env = {"VAULT_ADDR": f"http://127.0.0.1:{server.server_port}", "VAULT_TOKEN": "hvs.abcdefghijkl",
-               "VAULT_SECRET_PATH": SECRET_PATH}
+    health_json = Response('{"initialized": true, "sealed": false, "standby": false}', mimetype="application/json")
+    with ThreadedWsgiServer(health_json, "health-everywhere") as server:
+        env = {"VAULT_ADDR": server.url, "VAULT_TOKEN": "hvs.abcdefghijkl", "VAULT_SECRET_PATH": SECRET_PATH}
         findings = secrets.preflight(context_of(env_file(tmp_path, env)))
-    finally:
-        server.shutdown()
-        server.server_close()
     token = the(findings, "secrets.vault_token")
     assert token.status is Status.FAIL and "unexpected answer while checking (KeyError" in token.message
     assert the(findings, "secrets.bundle").status is Status.SKIP

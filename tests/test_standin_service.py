@@ -9,6 +9,7 @@ import pytest
 from fixtures.standin_service import LocalFlashGreen
 from runbook import metrics
 from runbook.exposition import format_of, parse
+from runbook.promlint import RULESETS, lint_families
 
 
 @pytest.fixture
@@ -29,9 +30,12 @@ def scrape(service, accept=metrics.PROMETHEUS_ACCEPT):
 
 def test_env_points_the_step_at_it(tmp_path):
     service = LocalFlashGreen(tmp_path)
-    assert service.env() == {"SERVICE_URL": f"http://127.0.0.1:{service.port}", "METRICS_PORT": str(service.port)}
-    assert metrics.scrape_url(service.env()) == f"http://127.0.0.1:{service.port}/metrics"
-    service.stop()  # never started: releases the port it holds
+    try:
+        assert service.env() == {"SERVICE_URL": f"http://127.0.0.1:{service.port}",
+                                 "METRICS_PORT": str(service.port)}
+        assert metrics.scrape_url(service.env()) == f"http://127.0.0.1:{service.port}/metrics"
+    finally:
+        service.stop()  # never started: releases the port it holds
 
 
 def test_it_serves_real_metrics_that_move(standin):
@@ -51,9 +55,13 @@ def test_it_serves_real_metrics_that_move(standin):
         total(first, "flash_green_trades_total") + total(first, "flash_green_orders_total")
     assert total(second, "flash_green_order_latency_seconds", "_count") > \
         total(first, "flash_green_order_latency_seconds", "_count")
-    # Both formats it negotiates parse, and are clean by promtool's rules.
-    assert scrape(standin, "text/plain;version=0.0.4").format == "text"
-    assert first.format == "openmetrics"
+    # Both formats it negotiates parse, and are clean by promtool's rules (both rulesets).
+    text = scrape(standin, "text/plain;version=0.0.4")
+    assert text.format == "text" and first.format == "openmetrics"
+    for exposition in (text, first):
+        for ruleset in RULESETS:
+            problems = [str(p) for p in lint_families(exposition.families, ruleset)]
+            assert problems == [], f"{exposition.format}, {ruleset}"
 
 
 def test_health_says_ok(standin):
@@ -63,15 +71,17 @@ def test_health_says_ok(standin):
 
 def test_stop_ends_the_process_and_frees_the_port(tmp_path):
     service = LocalFlashGreen(tmp_path)
-    service.start()
-    process = service.process
-    started = time.monotonic()
-    service.stop()
-    assert process.returncode is not None and time.monotonic() - started < 5
-    with pytest.raises(ConnectionRefusedError):
-        socket.create_connection(("127.0.0.1", service.port), timeout=1).close()
-    assert not (tmp_path / "standin-service.log").exists()
-    service.stop()  # a second stop is harmless
+    try:
+        service.start()
+        process = service.process
+        started = time.monotonic()
+        service.stop()
+        assert process.returncode is not None and time.monotonic() - started < 5
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", service.port), timeout=1).close()
+        assert not (tmp_path / "standin-service.log").exists()
+    finally:
+        service.stop()  # a second stop is harmless (and stops it if an assertion failed first)
 
 
 def test_a_start_that_fails_says_why_and_leaves_nothing(tmp_path):

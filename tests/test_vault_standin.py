@@ -5,12 +5,11 @@ test reads it with hvac, the client the secrets step uses.
 """
 from __future__ import annotations
 
-import socket
-
 import pytest
 import requests
 
 from fixtures.vault_standin import LocalVault, VaultStandin
+from tests.conftest import port_is_free
 
 TIMEOUT = 5
 
@@ -182,29 +181,26 @@ def test_reset_forgets_everything(vault_standin):
     assert get(vault_standin, "auth/token/lookup-self", token).status_code == 403
 
 
-def _port_is_free(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) != 0
-
-
 def test_stop_closes_the_port():
     vault = VaultStandin().start()
-    port = vault.port
-    assert not _port_is_free(port)
-    vault.stop()
-    assert _port_is_free(port)
+    try:
+        port = vault.port
+        assert not port_is_free(port)
+    finally:
+        vault.stop()
+    assert port_is_free(port)
 
 
 def test_local_vault_serves_the_env_it_describes(tmp_path):
-    service = LocalVault(tmp_path)
-    env = service.env()
-    assert set(env) == {"VAULT_ADDR", "VAULT_TOKEN", "VAULT_SECRET_PATH", "SECRETS_BACKEND"}
-    assert env["VAULT_ADDR"] == f"http://127.0.0.1:{service.port}"
+    service = LocalVault(tmp_path)  # holds its port from here on: stopped on every exit path
     try:
+        env = service.env()
+        assert set(env) == {"VAULT_ADDR", "VAULT_TOKEN", "VAULT_SECRET_PATH", "SECRETS_BACKEND"}
+        assert env["VAULT_ADDR"] == f"http://127.0.0.1:{service.port}"
         service.start()
         body = requests.get(f"{env['VAULT_ADDR']}/v1/{env['VAULT_SECRET_PATH'].replace('/', '/data/', 1)}",
                             headers={"X-Vault-Token": env["VAULT_TOKEN"]}, timeout=TIMEOUT).json()
         assert set(body["data"]["data"]) == {"DB_PASSWORD", "API_SIGNING_KEY"}
     finally:
         service.stop()
-    assert _port_is_free(service.port)
+    assert port_is_free(service.port)

@@ -6,7 +6,7 @@
 # POSTGRES_HOST_AUTH_METHOD=trust), POSTGRES_DB (default: the user's name), PGDATA,
 # POSTGRES_INITDB_ARGS, /docker-entrypoint-initdb.d/*.sh|*.sql. Extra: PGPORT (read by
 # postgres itself) sets the port, so that with host networking every container listens on
-# its own free port; POSTGRES_LISTEN_ADDRESSES (default '*') lets a caller keep it on loopback.
+# its own free port (fixtures/containers.py also passes -c listen_addresses=127.0.0.1 then).
 set -Eeuo pipefail
 
 if [ "${1:0:1}" = '-' ]; then
@@ -64,8 +64,4 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
 	echo 'PostgreSQL init process complete; ready for start up.'
 fi
 
-if [ -n "${POSTGRES_LISTEN_ADDRESSES:-}" ]; then
-	# Before the caller's arguments, so an explicit -c listen_addresses=... still wins.
-	set -- "$1" -c listen_addresses="$POSTGRES_LISTEN_ADDRESSES" "${@:2}"
-fi
 exec "$@"
