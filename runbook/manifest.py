@@ -10,15 +10,25 @@ Content hash, per table: the sum, as an exact integer mod 2^128, of a 64-bit has
   rows changes it. ``sum(bigint)`` is exact (numeric), so no overflow and no float rounding.
 * The aggregate runs on the server, streaming: the client receives one row per table (or per
   block range of a large table), so memory does not grow with the database.
-* Row hash, method ``typed`` (PostgreSQL 14+): ``hash_record_extended(ROW(c1, c2, ...), 0)``,
-  where a column whose type's own 64-bit hash is a function of the value alone (integers,
-  booleans, floats, constrained numeric, text types under ``COLLATE "C"``, bytea, uuid, jsonb,
-  date, time, timestamp, timestamptz) is hashed natively, and every other column (enums hash by
-  OID, which a restore changes; intervals hash '1 day' like '24 hours'; user types, arrays,
-  unconstrained numeric whose hash ignores the display scale) by its text form. These are the
-  hash functions hash partitioning relies on being stable across versions; they avoid the
-  output functions, which cost most of a scan (2.5x faster than hashing the row's text).
-* Method ``text`` (older servers): ``hashtextextended(row::text, 0)``.
+* Row hash, method ``typed-v2`` (PostgreSQL 14+): ``hash_record_extended(ROW(c1, c2, ...), 0)``,
+  mixed once more through ``hashint8extended(0, h)`` (h enters as the seed, all 64 bits of it,
+  through lookup3's mix and final). The mix is what makes the sum see *which row* holds a value:
+  ``hash_record_extended`` combines column hashes linearly (31 * result + h(column)), so a plain
+  sum over rows is a weighted sum of per-column sums and stays the same when two rows swap a
+  value. Columns are hashed by their type's own 64-bit hash where that hash is exactly as fine
+  as the dumped text (integers, booleans, constrained numeric, text types under ``COLLATE "C"``,
+  bytea, uuid, date, time, timestamp, timestamptz); floats by their binary form
+  (``float8send``), because their hash folds -0 into 0 while a dump keeps the sign (NaNs, which
+  every dump prints as ``NaN``, are made one NaN first); every other column by its text form
+  (jsonb, whose hash ignores a number's trailing zeros; enums, which hash by OID, which a restore
+  changes; intervals, which hash '1 day' like '24 hours'; unconstrained numeric, whose hash
+  ignores the display scale; arrays, domains, user types). These hashes are the ones hash
+  partitioning relies on being stable across versions; they avoid the output functions, which
+  cost most of a scan.
+* Method ``text`` (servers older than 14): ``hashtextextended(row::text, 0)``, already a
+  non-linear hash of the whole row.
+* Method ``typed`` (manifests written before typed-v2) is refused: it is the linear sum above,
+  which values swapped between rows cannot change.
 
 The text form depends on session settings (TimeZone, DateStyle, IntervalStyle,
 extra_float_digits, bytea_output, lc_monetary, search_path for reg* types), so every hashing
@@ -193,35 +203,50 @@ class Relation:
         return qualified(self.schema, self.name)
 
 
-# Types whose native extended hash depends on the value alone (format_type() spelling, with
-# search_path=pg_catalog, so a user type of the same name prints schema-qualified).
+# Types whose native extended hash is exactly as fine as their dumped text (format_type()
+# spelling, with search_path=pg_catalog, so a user type of the same name prints schema-qualified).
 _NATIVE_HASH = re.compile(
-    r"^(smallint|integer|bigint|boolean|real|double precision|bytea|uuid|jsonb|date"
+    r"^(smallint|integer|bigint|boolean|bytea|uuid|date"
     r"|numeric\(\d+,\d+\)"
-    r"|time(stamp)?(\(\d\))? with(out)? time zone"
+    r"|time(stamp)?(\(\d\))? without time zone|timestamp(\(\d\))? with time zone"
     r"|(?P<text>text|character varying(\(\d+\))?|character(\(\d+\))?))$")
-_TIMETZ = re.compile(r"^time(\(\d\))? with time zone$")  # hashes its zone offset: text form
+# Hashed by their binary form: hashfloat8 folds -0 into 0. NaN is made the one NaN first.
+_FLOAT_SEND = {"double precision": "float8send", "real": "float4send"}
+
+TYPED = "typed-v2"
+TEXT = "text"
+_REFUSED_METHODS = {"typed": "a manifest written before typed-v2, whose row hash values swapped between rows "
+                             "cannot change: take a new backup with this version to verify against"}
 
 
 def hash_method(server_version_num: int) -> str:
-    return "typed" if server_version_num >= 140000 else "text"
+    return TYPED if server_version_num >= 140000 else TEXT
+
+
+def _column_hash_input(column: dict):
+    """What ``hash_record_extended`` hashes for one column of row ``r`` (see module doc)."""
+    from psycopg import sql
+
+    ident = sql.SQL("r.{}").format(sql.Identifier(column["name"]))
+    native = _NATIVE_HASH.match(column["type"])
+    if native:
+        return ident + sql.SQL(' COLLATE "C"') if native.group("text") else ident
+    send = _FLOAT_SEND.get(column["type"])
+    if send:
+        nan = sql.SQL("{}::{}").format(sql.Literal("NaN"), sql.SQL(column["type"]))
+        return sql.SQL("pg_catalog.{}(CASE WHEN {} = {} THEN {} ELSE {} END)").format(
+            sql.SQL(send), ident, nan, nan, ident)
+    return ident + sql.SQL("::text")
 
 
 def row_hash_expression(columns: list[dict], method: str):
     """The SQL expression hashing one row ``r`` of a table with ``columns`` (see module doc)."""
     from psycopg import sql
 
-    if method == "text" or not columns:
+    if method == TEXT or not columns:
         return sql.SQL("pg_catalog.hashtextextended((r.*)::text, 0)")
-    parts = []
-    for column in columns:
-        ident = sql.SQL("r.{}").format(sql.Identifier(column["name"]))
-        native = _NATIVE_HASH.match(column["type"])
-        if native and not _TIMETZ.match(column["type"]):
-            parts.append(ident + sql.SQL(' COLLATE "C"') if native.group("text") else ident)
-        else:
-            parts.append(ident + sql.SQL("::text"))
-    return sql.SQL("pg_catalog.hash_record_extended(ROW({}), 0)").format(sql.SQL(", ").join(parts))
+    row = sql.SQL(", ").join(_column_hash_input(column) for column in columns)
+    return sql.SQL("pg_catalog.hashint8extended(0, pg_catalog.hash_record_extended(ROW({}), 0))").format(row)
 
 
 @dataclass
@@ -230,7 +255,7 @@ class HashJob:
 
     relation: Relation
     columns: list = field(default_factory=list)
-    method: str = "text"
+    method: str = TEXT
     first_block: int | None = None  # None: the whole table
     end_block: int | None = None  # None: to the end (covers blocks added after sizing)
 
@@ -311,8 +336,8 @@ def describe(conn, *, connect_worker: Callable[[], object] | None = None, snapsh
 
     data_tables = [r for r in relations if r.kind == "r"]
     method = method or hash_method(version_num)
-    if method == "typed" and version_num < 140000:
-        raise ManifestError(f"the manifest's row hash (typed) needs PostgreSQL 14 or newer; this server runs {version}")
+    if method == TYPED and version_num < 140000:
+        raise ManifestError(f"the manifest's row hash ({TYPED}) needs PostgreSQL 14 or newer; this server runs {version}")
     jobs = [job for r in data_tables
             for job in _jobs_for(r, schema[r.key]["columns"], method, version_num, chunk_blocks)]
     jobs.sort(key=lambda j: -(j.relation.blocks if j.first_block is None else
@@ -335,7 +360,7 @@ def describe(conn, *, connect_worker: Callable[[], object] | None = None, snapsh
         "schema": {"fingerprint": fingerprint, "relations": schema},
         "tables": tables,
         "sequences": sequences,
-        "hash": {"method": method, "aggregate": "sum of 64-bit row hashes mod 2^128",
+        "hash": {"method": method, "aggregate": "sum of mixed 64-bit row hashes mod 2^128",
                  "session_settings": {k: v for k, v in SESSION_SETTINGS.items() if "timeout" not in k}},
         "timings": {"manifest_seconds": round(time.monotonic() - started, 3)},
     })
@@ -462,8 +487,10 @@ def _shape_problems(data) -> list[str]:
     if problems:
         return problems
     method = (data.get("hash") or {}).get("method") if isinstance(data.get("hash"), dict) else None
-    if method not in ("typed", "text"):
-        problems.append(f"hash.method is {method!r}, expected 'typed' or 'text'")
+    if method in _REFUSED_METHODS:
+        problems.append(f"hash.method is {method!r}: {_REFUSED_METHODS[method]}")
+    elif method not in (TYPED, TEXT):
+        problems.append(f"hash.method is {method!r}, expected {TYPED!r} or {TEXT!r}")
     if not isinstance(data["schema"].get("relations"), dict):
         problems.append("'schema.relations' is missing or not an object")
     for name, entry in data["tables"].items():

@@ -111,7 +111,7 @@ def test_verify_restore_cli_exit_codes(restored, chinook_backup, tmp_path):
     (b"\xff\xfe\x00garbage", "not UTF-8"),
     (b"[1, 2, 3]", "the top level is not an object"),
     (json.dumps({"format_version": 1, "server": {}, "schema": {"relations": {}}, "tables": {"t": {"rows": "x"}},
-                 "sequences": {}, "hash": {"method": "typed"}}).encode(), "table 't' has no integer 'rows'"),
+                 "sequences": {}, "hash": {"method": "typed-v2"}}).encode(), "table 't' has no integer 'rows'"),
     (json.dumps({"format_version": 1, "server": {}, "schema": {"relations": {}}, "tables": {},
                  "sequences": {}, "hash": {"method": "md5"}}).encode(), "hash.method is 'md5'"),
     (None, "no such file"),
