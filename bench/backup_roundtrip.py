@@ -9,7 +9,7 @@ unique and a secondary index, a foreign key), then times
 
 1. baseline: ``pg_dump SRC | psql -v ON_ERROR_STOP=1 NEW`` (what the runbook does, piped);
 2. reference: bare ``pg_dump --file`` in the suite's format (to isolate the manifest's cost);
-3. suite: the runbook test's round trip: runbook.backup.backup (dump + manifest in the dump's
+3. suite: the runbook test's round trip: flash_green_ops.backup.backup (dump + manifest in the dump's
    snapshot) writing the file and restoring from the same stream, then verify (--separate:
    backup to a file, then restore from it);
 
@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fixtures.pgcluster import LocalCluster  # noqa: E402
-from runbook import backup  # noqa: E402
+from flash_green_ops import backup  # noqa: E402
 
 BYTES_PER_TRADE = 280  # measured: table + indexes per row of the trade table, PostgreSQL 15
 BATCH = 250_000

@@ -5,7 +5,7 @@
 
 In one run, on one throwaway cluster (fixtures.pgcluster.LocalCluster):
 
-1. healthy probe: ``runbook.database.probe`` (connect, SELECT 1 x3, version, pg_dump --version,
+1. healthy probe: ``flash_green_ops.database.probe`` (connect, SELECT 1 x3, version, pg_dump --version,
    pg_stat_ssl, alembic) against the baseline ``psycopg.connect`` + ``SELECT 1``; median and
    best of N, and the ratio probe / baseline (the probe runs at every pod start);
 2. two silent addresses (loopback listeners that accept TCP and never answer): the suite's
@@ -28,11 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable from
 import psycopg  # noqa: E402
 
 from fixtures.pgcluster import LocalCluster  # noqa: E402
-from runbook import database  # noqa: E402
-from runbook.context import make_context  # noqa: E402
-from runbook.contract import load_contract  # noqa: E402
-from runbook.envfile import parse_env_text  # noqa: E402
-from runbook.settings import Settings  # noqa: E402
+from flash_green_ops import database  # noqa: E402
+from flash_green_ops.context import make_context  # noqa: E402
+from flash_green_ops.contract import load_contract  # noqa: E402
+from flash_green_ops.envfile import parse_env_text  # noqa: E402
+from flash_green_ops.settings import Settings  # noqa: E402
 from tests.conftest import silent_listener  # noqa: E402
 
 

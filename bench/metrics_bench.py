@@ -2,8 +2,8 @@
 """Time the metrics step's scrape + parse + lint of node_exporter's sample beside promtool.
 
 Ours: a real HTTP scrape (requests, the step's own http_get) of the sample served by a werkzeug
-server on loopback, then parse (prometheus_client, runbook/exposition.py) and lint
-(runbook/promlint.py). Baseline, in the same run: ``promtool check metrics < sample`` as a
+server on loopback, then parse (prometheus_client, flash_green_ops/exposition.py) and lint
+(flash_green_ops/promlint.py). Baseline, in the same run: ``promtool check metrics < sample`` as a
 subprocess (what an operator would run; it includes promtool's process start). Each is
 repeated; the median and the best are printed, and the ratio ours / promtool.
 
@@ -24,9 +24,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # runnable from a checkout
 
 from fixtures.wsgi_server import ThreadedWsgiServer  # noqa: E402
-from runbook import metrics  # noqa: E402
-from runbook.exposition import format_of, parse  # noqa: E402
-from runbook.promlint import lint_families  # noqa: E402
+from flash_green_ops import metrics  # noqa: E402
+from flash_green_ops.exposition import format_of, parse  # noqa: E402
+from flash_green_ops.promlint import lint_families  # noqa: E402
 
 DEFAULT_SAMPLE = Path(os.environ.get("FLASHGREEN_SAMPLES_DIR") or REPO.parent / "shared" / "samples") \
     / "node_exporter_e2e.prom"

@@ -5,7 +5,7 @@
 
 In one run, against the local stand-ins (the Vault stand-in and moto's server, on loopback):
 
-1. warm, in process: ``runbook.secrets.preflight`` (Vault: health, lookup-self, mount lookup,
+1. warm, in process: ``flash_green_ops.secrets.preflight`` (Vault: health, lookup-self, mount lookup,
    read; AWS: describe + get) against the baseline, one bare read with hvac / boto3; median
    and best of N, and the ratio stage / baseline;
 2. cold, as at pod start: ``scripts/preflight_check.py --stage secrets`` as a new process,
@@ -32,11 +32,11 @@ sys.path.insert(0, str(REPO))
 from fixtures.moto_server import REGION, MotoStandin  # noqa: E402
 from fixtures.targets import random_secret, write_env_file  # noqa: E402
 from fixtures.vault_standin import VaultStandin  # noqa: E402
-from runbook import secrets  # noqa: E402
-from runbook.context import make_context  # noqa: E402
-from runbook.contract import load_contract  # noqa: E402
-from runbook.envfile import read_env_file  # noqa: E402
-from runbook.settings import Settings  # noqa: E402
+from flash_green_ops import secrets  # noqa: E402
+from flash_green_ops.context import make_context  # noqa: E402
+from flash_green_ops.contract import load_contract  # noqa: E402
+from flash_green_ops.envfile import read_env_file  # noqa: E402
+from flash_green_ops.settings import Settings  # noqa: E402
 from tests.conftest import silent_listener  # noqa: E402
 
 PATH, SECRET_ID = "secret/flash-green", "flash-green/bundle"

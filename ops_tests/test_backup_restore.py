@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.backup, pytest.mark.destructive]
 
 
 def test_backup_restores_to_the_same_data(backup_source, round_trip, tmp_path):
-    from runbook.backup import check_dump, verify
+    from flash_green_ops.backup import check_dump, verify
 
     result = run_round_trip(backup_source, round_trip, tmp_path)
     check_findings(check_dump(result.manifest, result.manifest_path) + verify(round_trip.reader, result.manifest))

@@ -1,13 +1,13 @@
 """Runbook step 3: the database is reachable, encrypted where it must be, at the expected migration.
 
-One test per check of runbook.database.probe, so a JUnit report lists each; the probe runs
+One test per check of flash_green_ops.database.probe, so a JUnit report lists each; the probe runs
 once per module (one connection), and each test reports its own check's finding.
 Options: --db-connect-timeout, --alembic-head REV, --alembic-config PATH.
 """
 import pytest
 
 from fixtures.asserts import check_findings
-from runbook import database
+from flash_green_ops import database
 
 pytestmark = [pytest.mark.db, pytest.mark.preflight]
 

@@ -1,13 +1,13 @@
 """Runbook step 1: the environment file is complete and sane.
 
-One test per rule of the contract (runbook/contract.toml), so a JUnit report lists each rule;
+One test per rule of the contract (flash_green_ops/contract.toml), so a JUnit report lists each rule;
 a failure names the variable, the file and line, and the fix.
 """
 import pytest
 
 from fixtures.asserts import check_findings
 from fixtures.plugin import contract_of
-from runbook import envspec
+from flash_green_ops import envspec
 
 pytestmark = [pytest.mark.env, pytest.mark.preflight]
 

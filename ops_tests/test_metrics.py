@@ -7,7 +7,7 @@ check, all over one pair of scrapes; a failure names the URL, the line or series
 import pytest
 
 from fixtures.asserts import check_findings
-from runbook.metrics import MetricsProbe
+from flash_green_ops.metrics import MetricsProbe
 
 pytestmark = [pytest.mark.metrics]
 

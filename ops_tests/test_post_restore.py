@@ -18,7 +18,7 @@ pytestmark = pytest.mark.post_restore
 @pytest.fixture(scope="module")
 def restored(request, restore_manifest_path, runbook_context, ops_target, tmp_path_factory):
     """(context whose database is the restored one, the manifest it must match)."""
-    from runbook.manifest import ManifestError, load
+    from flash_green_ops.manifest import ManifestError, load
 
     if restore_manifest_path is not None:
         try:
@@ -34,14 +34,14 @@ def restored(request, restore_manifest_path, runbook_context, ops_target, tmp_pa
 
 
 def test_database_checks_pass_in_a_read_only_session(restored):
-    from runbook.database import probe
+    from flash_green_ops.database import probe
 
     ctx, _ = restored
     check_findings(probe(ctx, read_only=True))
 
 
 def test_restored_database_matches_the_manifest(restored):
-    from runbook.backup import endpoint_from_context, verify
+    from flash_green_ops.backup import endpoint_from_context, verify
 
     ctx, manifest = restored
     check_findings(verify(endpoint_from_context(ctx), manifest))

@@ -20,7 +20,7 @@ def findings_of(request, secrets_context, secrets_findings):
     backend's checks (its ``secrets_backend`` marker) than the one the env file chooses. With
     the test's own backend chosen, a missing check is the suite's bug: check_findings fails on it.
     """
-    from runbook import secrets
+    from flash_green_ops import secrets
 
     def select(check: str):
         __tracebackhide__ = True

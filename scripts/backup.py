@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable from a checkout
 
-from runbook import cli, redact  # noqa: E402
+from flash_green_ops import cli, redact  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -37,8 +37,8 @@ def main(argv=None) -> int:
     cli.add_db_options(parser)
     args = parser.parse_args(argv)
 
-    from runbook import backup  # lazy: psycopg costs import time
-    from runbook.database import DatabaseUnreachable
+    from flash_green_ops import backup  # lazy: psycopg costs import time
+    from flash_green_ops.database import DatabaseUnreachable
 
     lock_wait = args.lock_wait_timeout or backup.DEFAULT_LOCK_WAIT_TIMEOUT
     ctx = cli.load_context(args)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable from a checkout
 
-from runbook import cli, preflight  # noqa: E402
+from flash_green_ops import cli, preflight  # noqa: E402
 
 
 def main(argv=None) -> int:

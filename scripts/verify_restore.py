@@ -16,10 +16,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable from a checkout
 
-from runbook import cli  # noqa: E402
-from runbook.context import InvocationError  # noqa: E402
-from runbook.findings import Status  # noqa: E402
-from runbook.findings import failed as failed_check  # noqa: E402
+from flash_green_ops import cli  # noqa: E402
+from flash_green_ops.context import InvocationError  # noqa: E402
+from flash_green_ops.findings import Status  # noqa: E402
+from flash_green_ops.findings import failed as failed_check  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -31,7 +31,7 @@ def main(argv=None) -> int:
     cli.add_db_options(parser)
     args = parser.parse_args(argv)
 
-    from runbook import backup, manifest, preflight  # lazy: psycopg costs import time
+    from flash_green_ops import backup, manifest, preflight  # lazy: psycopg costs import time
 
     try:
         expected = manifest.load(args.manifest)

@@ -19,8 +19,8 @@ from psycopg import sql
 from fixtures.backup_plugin import CHINOOK, CHINOOK_DB, load_chinook
 from fixtures.scratchdb import ScratchDatabase
 from fixtures.targets import random_secret
-from runbook import redact
-from runbook.backup import Endpoint
+from flash_green_ops import redact
+from flash_green_ops.backup import Endpoint
 from tests.conftest import skip_unless_ci
 
 TEMPLATE = "flashgreen_chinook_template"

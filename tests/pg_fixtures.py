@@ -30,11 +30,11 @@ import pytest
 
 from fixtures.pgcluster import BinariesNotFound, LocalCluster, reap_stale_clusters
 from fixtures.targets import random_secret, write_env_file
-from runbook import redact
-from runbook.context import make_context
-from runbook.contract import load_contract
-from runbook.envfile import read_env_file
-from runbook.settings import Settings
+from flash_green_ops import redact
+from flash_green_ops.context import make_context
+from flash_green_ops.contract import load_contract
+from flash_green_ops.envfile import read_env_file
+from flash_green_ops.settings import Settings
 from tests.conftest import skip_unless_ci
 
 _names = itertools.count(1)

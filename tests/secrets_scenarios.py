@@ -24,12 +24,12 @@ import requests  # noqa: F401
 # afterwards (requests' cookie classes stop matching http.cookiejar's).
 
 from fixtures.targets import random_secret, write_env_file
-from runbook import redact
-from runbook.context import RunContext, make_context
-from runbook.contract import load_contract
-from runbook.envfile import read_env_file
-from runbook.findings import Finding, Status
-from runbook.settings import Settings
+from flash_green_ops import redact
+from flash_green_ops.context import RunContext, make_context
+from flash_green_ops.contract import load_contract
+from flash_green_ops.envfile import read_env_file
+from flash_green_ops.findings import Finding, Status
+from flash_green_ops.settings import Settings
 from tests.conftest import REPO, assert_no_secrets, closed_port, run_script, silent_listener
 
 SECRET_PATH = "secret/flash-green"
@@ -64,7 +64,7 @@ def the(findings: list[Finding], check: str) -> Finding:
 
 
 def timed_preflight(ctx: RunContext) -> tuple[list[Finding], float]:
-    from runbook import secrets
+    from flash_green_ops import secrets
 
     started = time.monotonic()
     findings = secrets.preflight(ctx)

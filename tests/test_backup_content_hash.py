@@ -10,8 +10,8 @@ import json
 
 import pytest
 
-from runbook import backup, manifest
-from runbook.findings import Status
+from flash_green_ops import backup, manifest
+from flash_green_ops.findings import Status
 from tests.backup_fixtures import admin_endpoint, failures, sql_run
 
 SOURCE_DB = "hash_families_source"

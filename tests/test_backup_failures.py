@@ -16,7 +16,7 @@ import pytest
 
 from fixtures.pgcluster import reap_stale_clusters
 from fixtures.scratchdb import PREFIX, ScratchDatabase, drop_stale, list_scratch, owner_alive, scratch_name
-from runbook import backup
+from flash_green_ops import backup
 from tests.backup_fixtures import admin_endpoint, dir_entries, failures, restore_url_and_env, sql_run
 from tests.conftest import REPO, assert_no_secrets, closed_port, run_script, wait_for
 from tests.pg_fixtures import process_alive
@@ -439,7 +439,7 @@ def test_identity_read_gives_up_after_its_timeout_on_a_locked_catalog(pg_cluster
 
 def test_manifest_session_waits_no_longer_than_the_lock_wait_timeout(chinook, tmp_path):
     """The manifest's own sessions carry lock_timeout too (pg_dump's flag does not reach them)."""
-    from runbook.manifest import configure_session
+    from flash_green_ops.manifest import configure_session
 
     with chinook.connect("flashgreen-test") as conn:
         configure_session(conn, lock_timeout_ms=2000)
@@ -477,7 +477,7 @@ def test_backup_interrupted_kills_pg_dump_and_leaves_nothing(pg_cluster, chinook
 # imports is imported first.
 _AS_NOBODY = """
 import os, pkgutil, runpy, sys  # pkgutil: runpy.run_path imports it
-import runbook.backup, runbook.cli, runbook.database, runbook.envspec
+import flash_green_ops.backup, flash_green_ops.cli, flash_green_ops.database, flash_green_ops.envspec
 os.setgroups([])
 os.setgid(65534)
 os.setuid(65534)

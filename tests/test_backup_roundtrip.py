@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from runbook import backup, manifest
-from runbook.findings import Status
+from flash_green_ops import backup, manifest
+from flash_green_ops.findings import Status
 from tests.backup_fixtures import by_check, failures, sql_run
 from tests.conftest import wait_for
 

@@ -8,8 +8,8 @@ import pytest
 from psycopg import sql
 
 from fixtures.targets import write_env_file
-from runbook import backup
-from runbook.findings import Status
+from flash_green_ops import backup
+from flash_green_ops.findings import Status
 from tests.backup_fixtures import failures, sql_run
 from tests.conftest import assert_no_secrets, closed_port, run_script
 from tests.pg_fixtures import BASE_ENV

@@ -4,7 +4,7 @@ import time
 import pytest
 
 from fixtures.targets import random_secret
-from runbook import database, secrets
+from flash_green_ops import database, secrets
 from tests.conftest import SilentListener, assert_no_secrets, run_script
 from tests.secrets_scenarios import SECRET_PATH, bundle, context_of, env_file
 

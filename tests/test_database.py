@@ -1,4 +1,4 @@
-"""runbook.database against a real PostgreSQL (the session's throwaway cluster, tests/pg_fixtures.py).
+"""flash_green_ops.database against a real PostgreSQL (the session's throwaway cluster, tests/pg_fixtures.py).
 
 Every failure mode is provoked for real; each test asserts the message and that no password
 (right or wrong) appears in anything the probe returned.
@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 from psycopg import sql
 
-from runbook import database, redact
-from runbook.findings import Status
+from flash_green_ops import database, redact
+from flash_green_ops.findings import Status
 from tests.conftest import assert_no_secrets, skip_unless_ci
 from tests.pg_fixtures import (by_check, context, fake_pg_dump, set_alembic_revision, text_of,
                                write_script_directory)
@@ -184,7 +184,7 @@ def test_probe_fails_when_pg_dump_on_path_is_older_than_the_server(pg_database, 
 
 
 def test_probe_fails_when_there_is_no_pg_dump(pg_database, db_env_file, tmp_path, monkeypatch):
-    from runbook import pgbin
+    from flash_green_ops import pgbin
 
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setattr(pgbin, "BIN_GLOB", str(tmp_path / "postgresql" / "*" / "bin"))
@@ -194,7 +194,7 @@ def test_probe_fails_when_there_is_no_pg_dump(pg_database, db_env_file, tmp_path
 
 
 def test_probe_finds_pg_dump_off_path_where_the_backup_finds_it(pg_database, db_env_file, tmp_path, monkeypatch):
-    from runbook import pgbin
+    from flash_green_ops import pgbin
 
     monkeypatch.setenv("PATH", str(tmp_path))  # Debian keeps the versioned clients off PATH
     found = by_check(database.probe(context(db_env_file(pg_database.url()))))
@@ -287,7 +287,7 @@ def test_alembic_config_head_that_matches_passes(pg_database, db_env_file, tmp_p
 
 
 def test_alembic_version_off_the_search_path_is_found_as_the_manifest_finds_it(pg_database, db_env_file):
-    from runbook import manifest
+    from flash_green_ops import manifest
 
     with pg_database.connect() as conn:
         conn.execute("CREATE SCHEMA migrations")

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from runbook import database, redact
-from runbook.findings import Status
+from flash_green_ops import database, redact
+from flash_green_ops.findings import Status
 from tests.conftest import assert_no_secrets
 from tests.conftest import closed_port, silent_listener
 from tests.pg_fixtures import context, text_of

@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from runbook.envfile import EnvFileError, parse_env_text, read_env_file
+from flash_green_ops.envfile import EnvFileError, parse_env_text, read_env_file
 
 
 def test_valid_forms_keep_their_line_numbers(tmp_path):

@@ -5,12 +5,12 @@ import textwrap
 
 import pytest
 
-from runbook import envspec
-from runbook.context import make_context
-from runbook.contract import load_contract
-from runbook.envfile import parse_env_text
-from runbook.findings import Status
-from runbook.settings import Settings
+from flash_green_ops import envspec
+from flash_green_ops.context import make_context
+from flash_green_ops.contract import load_contract
+from flash_green_ops.envfile import parse_env_text
+from flash_green_ops.findings import Status
+from flash_green_ops.settings import Settings
 from tests.conftest import assert_no_secrets
 
 CONTRACT = load_contract()
@@ -239,7 +239,7 @@ def test_production_only_rules_skip_on_staging_with_the_reason():
 
 
 def test_process_environment_judges_only_the_contract_keys():
-    from runbook.envfile import from_environ
+    from flash_green_ops.envfile import from_environ
 
     environ = {"PATH": "/usr/bin", "HOME": " /root ", "API_KEY": "k-1", "CLIENT_CERT_SUBJECT_HEADER": "X-S",
                "DATABASE_URL": "postgresql://a@db/x"}

@@ -8,12 +8,12 @@ import pytest
 from werkzeug.wrappers import Response
 
 from fixtures.targets import random_secret, write_env_file
-from runbook import metrics, redact
-from runbook.context import make_context
-from runbook.contract import load_contract
-from runbook.envfile import parse_env_text
-from runbook.findings import Status
-from runbook.settings import Settings
+from flash_green_ops import metrics, redact
+from flash_green_ops.context import make_context
+from flash_green_ops.contract import load_contract
+from flash_green_ops.envfile import parse_env_text
+from flash_green_ops.findings import Status
+from flash_green_ops.settings import Settings
 from tests.conftest import assert_no_secrets, run_script
 from tests.metrics_http import OPENMETRICS_TYPE, ScriptedServer, SilentListener, exposition
 

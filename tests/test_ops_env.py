@@ -3,7 +3,7 @@ import textwrap
 
 import pytest
 
-from runbook.contract import load_contract
+from flash_green_ops.contract import load_contract
 from tests.conftest import assert_no_secrets, run_ops_tests, run_script
 from tests.test_envspec import PRODUCTION, STAGING
 

@@ -1,4 +1,4 @@
-"""runbook/promlint.py agrees with the reference linter, ``promtool check metrics``.
+"""flash_green_ops/promlint.py agrees with the reference linter, ``promtool check metrics``.
 
 Both run on the same inputs: node_exporter's real expositions (../shared/samples/) and a set of
 broken ones written here. They must reach the same verdict (clean / lint problems / does not
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from runbook.exposition import ExpositionError
-from runbook.promlint import CURRENT, LEGACY, lint_text
+from flash_green_ops.exposition import ExpositionError
+from flash_green_ops.promlint import CURRENT, LEGACY, lint_text
 from tests.conftest import REPO, skip_unless_ci
 
 SAMPLES = Path(os.environ.get("FLASHGREEN_SAMPLES_DIR") or REPO.parent / "shared" / "samples")

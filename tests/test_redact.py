@@ -1,8 +1,8 @@
 """The masking safety net: what is registered as secret, and that it holds in real output."""
 import pytest
 
-from runbook import metrics, redact
-from runbook.contract import load_contract
+from flash_green_ops import metrics, redact
+from flash_green_ops.contract import load_contract
 from tests.conftest import assert_no_secrets, run_script
 
 

@@ -15,8 +15,8 @@ import pytest
 
 from fixtures.moto_server import REGION, MotoStandin
 from fixtures.targets import random_secret
-from runbook import redact, secrets
-from runbook.findings import Status
+from flash_green_ops import redact, secrets
+from flash_green_ops.findings import Status
 from tests.conftest import REPO, closed_port
 from tests.secrets_scenarios import bundle, check_scenario, check_unreachable, context_of, env_file, the
 
@@ -211,7 +211,7 @@ def test_process_endpoint_url_is_used_when_the_file_has_none(aws_setup, tmp_path
 
 def test_preflight_imports_only_the_backend_it_uses(aws_setup, tmp_path):
     path = env_file(tmp_path, aws_setup.env)
-    code = ("import sys; from runbook import cli, secrets;"
+    code = ("import sys; from flash_green_ops import cli, secrets;"
             "assert 'hvac' not in sys.modules and 'boto3' not in sys.modules, 'imported too early';"
             "p = cli.Parser(); cli.add_env_options(p);"
             f"ctx = cli.load_context(p.parse_args(['--env-file', {str(path)!r}]));"

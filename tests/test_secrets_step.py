@@ -8,12 +8,12 @@ import pytest
 
 from fixtures.moto_server import REGION
 from fixtures.targets import LocalTarget, random_secret
-from runbook import redact, secrets
-from runbook.context import make_context
-from runbook.contract import load_contract
-from runbook.envfile import parse_env_text, read_env_file
-from runbook.findings import Status
-from runbook.settings import Settings
+from flash_green_ops import redact, secrets
+from flash_green_ops.context import make_context
+from flash_green_ops.contract import load_contract
+from flash_green_ops.envfile import parse_env_text, read_env_file
+from flash_green_ops.findings import Status
+from flash_green_ops.settings import Settings
 from tests.conftest import assert_no_secrets, port_is_free, run_script
 from tests.secrets_scenarios import SECRET_PATH, bundle, context_of, env_file, run_secrets_tests, the
 
@@ -209,7 +209,7 @@ def test_local_target_serves_a_valid_bundle_from_both_backends(tmp_path):
 
 
 def test_local_env_files_pass_the_env_contract(tmp_path):
-    from runbook import envspec
+    from flash_green_ops import envspec
 
     target = LocalTarget(tmp_path)
     try:

@@ -19,8 +19,8 @@ from werkzeug.wrappers import Response
 from fixtures.targets import random_secret
 from fixtures.vault_standin import VaultStandin
 from fixtures.wsgi_server import ThreadedWsgiServer
-from runbook import redact, secrets
-from runbook.findings import Status
+from flash_green_ops import redact, secrets
+from flash_green_ops.findings import Status
 from tests.conftest import REPO, assert_no_secrets
 from tests.secrets_scenarios import (SECRET_PATH, bundle, check_scenario, check_unreachable, context_of,
                                      env_file, the)
@@ -335,7 +335,7 @@ def test_not_a_vault_at_the_address(tmp_path):
 
 def test_preflight_imports_only_the_backend_it_uses(vault_setup, tmp_path):
     path = env_file(tmp_path, vault_setup.env)
-    code = ("import sys; from runbook import cli, secrets, preflight;"
+    code = ("import sys; from flash_green_ops import cli, secrets, preflight;"
             "assert 'hvac' not in sys.modules and 'boto3' not in sys.modules, 'imported too early';"
             "p = cli.Parser(); cli.add_env_options(p);"
             f"ctx = cli.load_context(p.parse_args(['--env-file', {str(path)!r}]));"

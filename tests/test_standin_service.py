@@ -7,9 +7,9 @@ import time
 import pytest
 
 from fixtures.standin_service import LocalFlashGreen
-from runbook import metrics
-from runbook.exposition import format_of, parse
-from runbook.promlint import RULESETS, lint_families
+from flash_green_ops import metrics
+from flash_green_ops.exposition import format_of, parse
+from flash_green_ops.promlint import RULESETS, lint_families
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from runbook.contract import load_contract
+from flash_green_ops.contract import load_contract
 from tests.conftest import REPO
 
 CONTRACT = load_contract()

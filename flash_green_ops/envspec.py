@@ -1,4 +1,4 @@
-"""Judge an env against the declarative contract (runbook/contract.toml) -> findings.
+"""Judge an env against the declarative contract (flash_green_ops/contract.toml) -> findings.
 
 One function per rule *kind*; the contract file says which rules exist and with which keys.
 Every rule yields at least one finding with check id ``env.<rule id>``: its problems, or a
@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from runbook import envfile
-from runbook.context import RunContext
-from runbook.contract import Contract, Rule, Variable
-from runbook.findings import Finding, failed, passed, skipped, warned
+from flash_green_ops import envfile
+from flash_green_ops.context import RunContext
+from flash_green_ops.contract import Contract, Rule, Variable
+from flash_green_ops.findings import Finding, failed, passed, skipped, warned
 
 TRUE = {"true", "1", "yes", "on"}
 FALSE = {"false", "0", "no", "off", ""}

@@ -1,7 +1,7 @@
 """Snapshot-consistent backup with a manifest, restore, and verification of a restored database.
 
 Backup: one REPEATABLE READ, READ ONLY transaction exports its snapshot; ``pg_dump
---snapshot=<id>`` dumps from it while the manifest (runbook/manifest.py) is computed inside the
+--snapshot=<id>`` dumps from it while the manifest (flash_green_ops/manifest.py) is computed inside the
 same transaction, so the manifest describes exactly the dumped rows even while writes go on.
 The dump goes to a temporary name next to PATH and is renamed only when pg_dump succeeded; the
 manifest (``PATH.manifest.json``) is written last. A failed backup leaves neither at PATH.
@@ -31,10 +31,10 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from runbook import pgbin, redact
-from runbook.context import InvocationError
-from runbook.findings import Finding, failed, passed
-from runbook.manifest import (Manifest, ManifestError, begin_snapshot, compare, configure_session,
+from flash_green_ops import pgbin, redact
+from flash_green_ops.context import InvocationError
+from flash_green_ops.findings import Finding, failed, passed
+from flash_green_ops.manifest import (Manifest, ManifestError, begin_snapshot, compare, configure_session,
                               describe)
 
 FORMATS = ("plain", "custom", "directory")
@@ -142,11 +142,11 @@ class Endpoint:
     def connect(self, application_name: str = APP_NAME, read_only: bool = False, **kwargs):
         """A psycopg connection (autocommit; callers open transactions explicitly).
 
-        Through runbook.database's ConnSettings.connect: one deadline for name resolution and
+        Through flash_green_ops.database's ConnSettings.connect: one deadline for name resolution and
         every address, and DatabaseUnreachable naming host, port, cause and where the settings
         came from on failure.
         """
-        from runbook.database import ConnSettings
+        from flash_green_ops.database import ConnSettings
 
         params = self._session_params(application_name, read_only)
         if self.password:
@@ -158,7 +158,7 @@ class Endpoint:
 
     @classmethod
     def from_settings(cls, settings) -> Endpoint:
-        """From runbook.database.ConnSettings (the env's DATABASE_URL / DB_* / bundle password)."""
+        """From flash_green_ops.database.ConnSettings (the env's DATABASE_URL / DB_* / bundle password)."""
         params = {k: str(v) for k, v in settings.params.items()}
         password = params.pop("password", None)
         return cls(tuple(sorted(params.items())), password, settings.connect_timeout, settings.source_key,
@@ -170,7 +170,7 @@ class Endpoint:
 
 
 def program(name: str, bin_dir: str | os.PathLike | None = None) -> str:
-    """pg_dump/psql/pg_restore, as runbook.pgbin.find looks for it (the database step's pg_dump
+    """pg_dump/psql/pg_restore, as flash_green_ops.pgbin.find looks for it (the database step's pg_dump
     check uses the same search); raises when there is none."""
     found = pgbin.find(name, bin_dir)
     if found:
@@ -548,7 +548,7 @@ def server_identity(endpoint: Endpoint, timeout: float = DEFAULT_LOCK_WAIT_TIMEO
     """
     from psycopg import errors
 
-    from runbook.manifest import IDENTITY_SQL, RELATION_COUNT_SQL
+    from flash_green_ops.manifest import IDENTITY_SQL, RELATION_COUNT_SQL
 
     try:
         conn = endpoint.connect(f"{APP_NAME}-check")
@@ -670,17 +670,17 @@ def check_dump(manifest: Manifest, manifest_path: Path) -> list[Finding]:
 
 
 def endpoint_from_context(ctx) -> Endpoint:
-    """The env's database (runbook.database.connection_settings: DATABASE_URL or DB_*), with
+    """The env's database (flash_green_ops.database.connection_settings: DATABASE_URL or DB_*), with
     DB_PASSWORD from the secret bundle when the env has no password and names a backend.
     An inherited PGPASSWORD also counts as a password: libpq (psycopg here, and the client
     programs through child_env) uses it when the conninfo has none."""
-    from runbook.database import DatabaseConfigError, connection_settings
+    from flash_green_ops.database import DatabaseConfigError, connection_settings
 
     try:
         settings = connection_settings(ctx)
         if (not settings.params.get("password") and not os.environ.get("PGPASSWORD") and ctx.bundle is None
                 and _names_secret_backend(ctx)):
-            from runbook.secrets import BundleUnavailable, load_bundle
+            from flash_green_ops.secrets import BundleUnavailable, load_bundle
 
             try:
                 load_bundle(ctx)
@@ -694,6 +694,6 @@ def endpoint_from_context(ctx) -> Endpoint:
 
 
 def _names_secret_backend(ctx) -> bool:
-    from runbook.secrets import AWS_KEYS, VAULT_KEYS
+    from flash_green_ops.secrets import AWS_KEYS, VAULT_KEYS
 
     return any((ctx.values.get(k) or "").strip() for k in (*VAULT_KEYS, *AWS_KEYS))

@@ -5,11 +5,11 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from runbook import redact
-from runbook.context import InvocationError, RunContext, make_context
-from runbook.contract import ContractError, load_contract
-from runbook.envfile import EnvFileError, from_environ, read_env_file
-from runbook.settings import ENVIRONMENTS, Settings, parse_duration
+from flash_green_ops import redact
+from flash_green_ops.context import InvocationError, RunContext, make_context
+from flash_green_ops.contract import ContractError, load_contract
+from flash_green_ops.envfile import EnvFileError, from_environ, read_env_file
+from flash_green_ops.settings import ENVIRONMENTS, Settings, parse_duration
 
 EXIT_USAGE = 2
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from dotenv.parser import parse_stream
 
-from runbook.files import read_bytes
+from flash_green_ops.files import read_bytes
 
 
 class EnvFileError(Exception):

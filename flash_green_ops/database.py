@@ -26,9 +26,9 @@ from dataclasses import dataclass, field, replace
 from ipaddress import ip_address
 from pathlib import Path
 
-from runbook import pgbin, redact
-from runbook.context import RunContext
-from runbook.findings import Finding, failed, passed, skipped, warned
+from flash_green_ops import pgbin, redact
+from flash_green_ops.context import RunContext
+from flash_green_ops.findings import Finding, failed, passed, skipped, warned
 
 CHECKS = ("db.reachable", "db.version", "db.pg_dump", "db.tls", "db.alembic")
 READ_ONLY_CHECK = "db.read_only"
@@ -59,7 +59,7 @@ class DatabaseUnreachable(Exception):
 @dataclass(frozen=True)
 class ConnSettings:
     """Where and how to connect. ``params`` are libpq conninfo parameters (password included:
-    never print them; the password is registered with runbook.redact)."""
+    never print them; the password is registered with flash_green_ops.redact)."""
 
     params: dict[str, str] = field(repr=False)
     connect_timeout: float
@@ -269,7 +269,7 @@ def _bundle(ctx: RunContext) -> dict[str, str] | None:
     terms (no password supplied), which names the real problem."""
     if ctx.bundle is not None:
         return ctx.bundle
-    from runbook import secrets  # lazy: hvac / boto3 only when a backend is configured
+    from flash_green_ops import secrets  # lazy: hvac / boto3 only when a backend is configured
 
     try:
         return secrets.load_bundle(ctx)
@@ -457,13 +457,13 @@ def expected_alembic_heads(head: str | None, config: Path | str | None) -> tuple
 def _alembic(settings: ConnSettings, conn, ctx_settings) -> Finding:
     from psycopg import sql
 
-    from runbook.manifest import ALEMBIC_SQL  # lazy, as psycopg: only when a server answered
+    from flash_green_ops.manifest import ALEMBIC_SQL  # lazy, as psycopg: only when a server answered
 
     try:
         expected, origin = expected_alembic_heads(ctx_settings.alembic_head, ctx_settings.alembic_config)
     except ValueError as exc:
         return failed("db.alembic", str(exc))
-    # The same table the backup manifest records (runbook.manifest): looked for in every schema,
+    # The same table the backup manifest records (flash_green_ops.manifest): looked for in every schema,
     # public first, not only on the search_path.
     schema = conn.execute(ALEMBIC_SQL).fetchone()
     if schema is None:

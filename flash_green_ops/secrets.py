@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from runbook import redact
-from runbook.context import RunContext
-from runbook.findings import Finding, Status, failed, passed, skipped, warned
+from flash_green_ops import redact
+from flash_green_ops.context import RunContext
+from flash_green_ops.findings import Finding, Status, failed, passed, skipped, warned
 
 VAULT_KEYS = ("VAULT_ADDR", "VAULT_TOKEN", "VAULT_SECRET_PATH")
 AWS_KEYS = ("AWS_SECRETS_REGION", "AWS_SECRETS_ID")

@@ -52,7 +52,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runbook.files import read_bytes
+from flash_green_ops.files import read_bytes
 
 FORMAT_VERSION = 1
 
@@ -512,7 +512,7 @@ def _shape_problems(data) -> list[str]:
 
 def compare(expected: Manifest, actual: Manifest, where: str) -> list:
     """The findings of checking ``actual`` (a restored database) against ``expected``."""
-    from runbook.findings import passed
+    from flash_green_ops.findings import passed
 
     findings = []
     exp_v, act_v = expected.data["server"].get("version"), actual.data["server"].get("version")
@@ -527,7 +527,7 @@ def compare(expected: Manifest, actual: Manifest, where: str) -> list:
 
 
 def _verdict(check: str, problems: list[str], ok: str, where: str) -> list:
-    from runbook.findings import failed, passed
+    from flash_green_ops.findings import failed, passed
 
     if not problems:
         return [passed(check, ok, where)]
@@ -582,7 +582,7 @@ def compare_schema(expected: Manifest, actual: Manifest, where: str) -> list:
 
 
 def compare_content(expected: Manifest, actual: Manifest, where: str) -> list:
-    from runbook.findings import failed, passed
+    from flash_green_ops.findings import failed, passed
 
     findings, equal = [], 0
     for name in sorted(set(expected.tables) & set(actual.tables)):

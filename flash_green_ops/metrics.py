@@ -4,7 +4,7 @@ scrapes, and ask the service's /health.
 One :class:`MetricsProbe` per run: it scrapes once (and a second time, ``metrics_interval``
 later, for the stability check) and each check reads the cached result, so the preflight CLI
 and the runbook tests (one test per check) share the scrape and the code. Parsing and linting
-are pure functions in runbook/exposition.py and runbook/promlint.py.
+are pure functions in flash_green_ops/exposition.py and flash_green_ops/promlint.py.
 """
 from __future__ import annotations
 
@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from email.message import Message
 from urllib.parse import urlsplit, urlunsplit
 
-from runbook import redact
-from runbook.context import RunContext
-from runbook.exposition import (OPENMETRICS, TEXT, Exposition, ExpositionError, format_of, parse, quote_line,
+from flash_green_ops import redact
+from flash_green_ops.context import RunContext
+from flash_green_ops.exposition import (OPENMETRICS, TEXT, Exposition, ExpositionError, format_of, parse, quote_line,
                                 series_key)
-from runbook.findings import Finding, failed, passed, skipped, warned
-from runbook.promlint import CURRENT, lint_families
-from runbook.secrets import connection_reason
+from flash_green_ops.findings import Finding, failed, passed, skipped, warned
+from flash_green_ops.promlint import CURRENT, lint_families
+from flash_green_ops.secrets import connection_reason
 
 STAGE = "metrics"
 DEFAULT_METRICS_PORT = 8000

@@ -1,4 +1,4 @@
-"""Load the declarative env contract (runbook/contract.toml) into plain data."""
+"""Load the declarative env contract (flash_green_ops/contract.toml) into plain data."""
 from __future__ import annotations
 
 import re
@@ -81,7 +81,7 @@ def load_contract(path: str | Path | None = None) -> Contract:
         contract = _build(path, data)
     except (KeyError, TypeError, ValueError, re.error) as exc:
         raise ContractError(f"{path}: malformed contract ({type(exc).__name__}: {exc})") from None
-    from runbook.envspec import KINDS  # lazy: envspec imports this module
+    from flash_green_ops.envspec import KINDS  # lazy: envspec imports this module
 
     for rule in contract.rules:
         if rule.kind not in KINDS:

@@ -6,17 +6,17 @@ import json
 import time
 from collections.abc import Callable, Sequence
 
-from runbook import redact
-from runbook.context import RunContext
-from runbook.findings import Finding, Status, skipped
+from flash_green_ops import redact
+from flash_green_ops.context import RunContext
+from flash_green_ops.findings import Finding, Status, skipped
 
 # stage name -> "module:function"; each function takes a RunContext and returns findings.
 # Modules are imported only when their stage runs: preflight runs at every pod start.
 STAGES: dict[str, str] = {
-    "env": "runbook.envspec:preflight",
-    "secrets": "runbook.secrets:preflight",
-    "db": "runbook.database:preflight",
-    "metrics": "runbook.metrics:preflight",
+    "env": "flash_green_ops.envspec:preflight",
+    "secrets": "flash_green_ops.secrets:preflight",
+    "db": "flash_green_ops.database:preflight",
+    "metrics": "flash_green_ops.metrics:preflight",
 }
 # The service is not running yet at preflight time, so metrics is opt-in.
 DEFAULT_STAGES = ("env", "secrets", "db")

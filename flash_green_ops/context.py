@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from runbook import redact
-from runbook.contract import Contract
-from runbook.envfile import EnvSource
-from runbook.settings import Settings
+from flash_green_ops import redact
+from flash_green_ops.contract import Contract
+from flash_green_ops.envfile import EnvSource
+from flash_green_ops.settings import Settings
 
 
 class InvocationError(Exception):
