@@ -12,7 +12,6 @@ repeated; the median and the best are printed, and the ratio ours / promtool.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess
@@ -28,8 +27,7 @@ from flash_green_ops import metrics  # noqa: E402
 from flash_green_ops.exposition import format_of, parse  # noqa: E402
 from flash_green_ops.promlint import lint_families  # noqa: E402
 
-DEFAULT_SAMPLE = Path(os.environ.get("FLASHGREEN_SAMPLES_DIR") or REPO.parent / "shared" / "samples") \
-    / "node_exporter_e2e.prom"
+DEFAULT_SAMPLE = REPO / "tests" / "data" / "node_exporter_e2e.prom"
 
 
 def server_of(body: bytes) -> ThreadedWsgiServer:

@@ -1,6 +1,6 @@
 """Database step: connection settings, and the probe (reachability, version, pg_dump, TLS, Alembic).
 
-Connection settings come from ``DATABASE_URL`` or the ``DB_*`` trio (ENV_CONTRACT.md), parsed
+Connection settings come from ``DATABASE_URL`` or the ``DB_*`` trio (contract.toml), parsed
 by psycopg's conninfo helpers (libpq's own rules), with ``DB_PASSWORD`` from the secret bundle
 when the env has none. Every connection has a deadline: see :meth:`ConnSettings.connect`.
 

@@ -146,7 +146,7 @@ class BackendChoice:
 
 
 def choose_backend(ctx: RunContext) -> BackendChoice:
-    """Which backend to read, per ENV_CONTRACT.md's secret-backend rules."""
+    """Which backend to read, per the contract's secret-backend rules (contract.toml, rule secret-backend)."""
     src = ctx.source
     configured = [b for b, (_, keys) in BACKENDS.items() if any(src.is_set(k) for k in keys)]
     selector = (src.get(SELECTOR) or "").strip()

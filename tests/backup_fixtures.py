@@ -1,6 +1,6 @@
 """Fixtures for the backup tests: Chinook loaded once on the session cluster, copied per test.
 
-- ``chinook_template`` (session): the Chinook database (../shared/datasets/chinook_serial.sql)
+- ``chinook_template`` (session): the Chinook database (fixtures/data/chinook_serial.sql)
   loaded once and owned by a password-authenticated role, kept as a template.
 - ``chinook`` (function): a fresh copy (CREATE DATABASE ... TEMPLATE, fast), an Endpoint with
   the owner's credentials; dropped afterwards.

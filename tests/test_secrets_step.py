@@ -26,7 +26,7 @@ def choose(text: str, environment: str | None = None):
     return secrets.choose_backend(ctx)
 
 
-# -- backend choice (ENV_CONTRACT.md, "secret backend choice") ---------------------------------
+# -- backend choice (the contract's secret-backend rules) ---------------------------------
 
 def test_no_backend_on_staging_is_a_skip():
     choice = choose("APP_ENV=staging\n")
