@@ -105,7 +105,7 @@ def timed(label: str, results: dict, fn):
     return value
 
 
-def baseline(cluster: LocalCluster, source: backup.Endpoint, name: str) -> None:
+def baseline(cluster: LocalCluster, source: backup.PgEndpoint, name: str) -> None:
     cluster.create_database(name)
     target = source.with_params(dbname=name)
     dump = subprocess.Popen([backup.program("pg_dump"), "--no-password", "--dbname", source.conninfo()],
@@ -147,7 +147,7 @@ def main(argv=None) -> int:
         print(f"PostgreSQL cluster on port {cluster.port}; generating ~{args.size_mb} MB ...", flush=True)
         size, gen_seconds = generate(cluster, args.size_mb)
         print(f"  generated {size / 1e6:.0f} MB (pg_database_size) in {gen_seconds:.1f} s", flush=True)
-        source = backup.Endpoint.from_conninfo(cluster.dsn("source"), connect_timeout=10)
+        source = backup.PgEndpoint.from_conninfo(cluster.dsn("source"), connect_timeout=10)
 
         print("baseline: pg_dump | psql", flush=True)
         timed("pg_dump | psql", results, lambda: baseline(cluster, source, "baseline"))

@@ -28,8 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable from
 import psycopg  # noqa: E402
 
 from fixtures.pgcluster import LocalCluster  # noqa: E402
-from flash_green_ops import database  # noqa: E402
-from flash_green_ops.context import make_context  # noqa: E402
+from flash_green_ops.credentials import database_endpoint  # noqa: E402
+from flash_green_ops.pg import DatabaseUnreachable  # noqa: E402
+from flash_green_ops.preflight import new_context  # noqa: E402
 from flash_green_ops.contract import load_contract  # noqa: E402
 from flash_green_ops.envfile import parse_env_text  # noqa: E402
 from flash_green_ops.settings import Settings  # noqa: E402
@@ -37,7 +38,7 @@ from tests.conftest import silent_listener  # noqa: E402
 
 
 def context(url: str, timeout: float):
-    return make_context(parse_env_text(f"DATABASE_URL={url}\n", "bench.env"), load_contract(),
+    return new_context(parse_env_text(f"DATABASE_URL={url}\n", "bench.env"), load_contract(),
                         Settings(db_connect_timeout=timeout))
 
 
@@ -56,7 +57,7 @@ def main() -> int:
                 conn.execute("SELECT 1").fetchone()
 
         def probe():
-            findings = database.probe(ctx)
+            findings = database.run(ctx)
             assert findings[0].status.value == "PASS", findings[0].message
 
         baseline(), probe()  # warm up imports and the server's caches
@@ -79,11 +80,11 @@ def main() -> int:
         except psycopg.OperationalError:
             pass
         base_s = time.monotonic() - started
-        settings = database.connection_settings(context(silent, args.timeout))
+        settings = database_endpoint(context(silent, args.timeout))
         started = time.monotonic()
         try:
             settings.connect()
-        except database.DatabaseUnreachable:
+        except DatabaseUnreachable:
             pass
         ours_s = time.monotonic() - started
     print(f"two silent addresses, timeout {args.timeout:g} s: bare psycopg (connect_timeout={libpq_timeout}) "

@@ -2,8 +2,8 @@
 """Time the metrics step's scrape + parse + lint of node_exporter's sample beside promtool.
 
 Ours: a real HTTP scrape (requests, the step's own http_get) of the sample served by a werkzeug
-server on loopback, then parse (prometheus_client, flash_green_ops/exposition.py) and lint
-(flash_green_ops/promlint.py). Baseline, in the same run: ``promtool check metrics < sample`` as a
+server on loopback, then parse (prometheus_client, flash_green_ops/metrics/exposition.py) and lint
+(flash_green_ops/metrics/promlint.py). Baseline, in the same run: ``promtool check metrics < sample`` as a
 subprocess (what an operator would run; it includes promtool's process start). Each is
 repeated; the median and the best are printed, and the ratio ours / promtool.
 
@@ -24,8 +24,8 @@ sys.path.insert(0, str(REPO))  # runnable from a checkout
 
 from fixtures.wsgi_server import ThreadedWsgiServer  # noqa: E402
 from flash_green_ops import metrics  # noqa: E402
-from flash_green_ops.exposition import format_of, parse  # noqa: E402
-from flash_green_ops.promlint import lint_families  # noqa: E402
+from flash_green_ops.metrics.exposition import format_of, parse  # noqa: E402
+from flash_green_ops.metrics.promlint import lint_families  # noqa: E402
 
 DEFAULT_SAMPLE = REPO / "tests" / "data" / "node_exporter_e2e.prom"
 

@@ -5,7 +5,7 @@
 
 In one run, against the local stand-ins (the Vault stand-in and moto's server, on loopback):
 
-1. warm, in process: ``flash_green_ops.secrets.preflight`` (Vault: health, lookup-self, mount lookup,
+1. warm, in process: ``flash_green_ops.secrets.run`` (Vault: health, lookup-self, mount lookup,
    read; AWS: describe + get) against the baseline, one bare read with hvac / boto3; median
    and best of N, and the ratio stage / baseline;
 2. cold, as at pod start: ``scripts/preflight_check.py --stage secrets`` as a new process,
@@ -30,10 +30,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from fixtures.moto_server import REGION, MotoStandin  # noqa: E402
-from fixtures.targets import random_secret, write_env_file  # noqa: E402
+from fixtures.services import random_secret, write_env_file  # noqa: E402
 from fixtures.vault_standin import VaultStandin  # noqa: E402
 from flash_green_ops import secrets  # noqa: E402
-from flash_green_ops.context import make_context  # noqa: E402
+from flash_green_ops.preflight import new_context  # noqa: E402
 from flash_green_ops.contract import load_contract  # noqa: E402
 from flash_green_ops.envfile import read_env_file  # noqa: E402
 from flash_green_ops.settings import Settings  # noqa: E402
@@ -80,7 +80,7 @@ def main() -> int:
             "AWS_ACCESS_KEY_ID": moto.access_key_id, "AWS_SECRET_ACCESS_KEY": moto.secret_access_key}, "bench")
 
         def stage(path: Path):
-            return lambda: secrets.preflight(make_context(read_env_file(path), contract, Settings()))
+            return lambda: secrets.run(new_context(read_env_file(path), contract, Settings()))
 
         import boto3
         import hvac
@@ -134,9 +134,9 @@ def main() -> int:
                                           "AWS_ACCESS_KEY_ID": moto.access_key_id,
                                           "AWS_SECRET_ACCESS_KEY": moto.secret_access_key})):
                 path = write_env_file(tmp / f"silent-{name}.env", values, "bench")
-                ctx = make_context(read_env_file(path), contract, Settings(secrets_timeout=args.timeout))
+                ctx = new_context(read_env_file(path), contract, Settings(secrets_timeout=args.timeout))
                 started = time.perf_counter()
-                secrets.preflight(ctx)
+                secrets.run(ctx)
                 elapsed = time.perf_counter() - started
                 too_slow |= elapsed >= args.timeout + 1
                 verdict = "ok" if elapsed < args.timeout + 1 else "TOO SLOW"

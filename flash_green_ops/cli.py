@@ -1,17 +1,22 @@
-"""What the command lines in scripts/ share: options, loading the env, one-line errors, exit codes."""
+"""What the command lines share: the parser, loading the env, one-line errors, exit codes."""
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from flash_green_ops import redact
-from flash_green_ops.context import InvocationError, RunContext, make_context
-from flash_green_ops.contract import ContractError, load_contract
-from flash_green_ops.envfile import EnvFileError, from_environ, read_env_file
-from flash_green_ops.settings import ENVIRONMENTS, Settings, parse_duration
+from flash_green_ops.context import RunContext
+from flash_green_ops.envfile import from_environ, read_env_file
+from flash_green_ops.errors import OpsError, UsageError
+from flash_green_ops.report import EXIT_FAILED, EXIT_USAGE
+from flash_green_ops.settings import Settings
 
-EXIT_USAGE = 2
+
+def prog() -> str:
+    """The name the command was called by: ``preflight_check.py``, or ``flash-green-preflight``."""
+    return Path(sys.argv[0]).name or "flash-green-ops"
 
 
 class Parser(argparse.ArgumentParser):
@@ -21,80 +26,26 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {redact.mask(message)} (see --help)\n")
 
 
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be greater than 0: {text!r}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more: {text!r}")
-    return value
-
-
-def duration(text: str) -> float:
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def add_env_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--env-file", metavar="PATH",
-                        help="env file to check (default: the process environment)")
-    parser.add_argument("--environment", metavar="E",
-                        help=f"one of {', '.join(ENVIRONMENTS)} (default: APP_ENV, else staging)")
-    parser.add_argument("--contract", metavar="PATH", help="contract file (default: the packaged one)")
-
-
-def add_db_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db-connect-timeout", type=positive_float, metavar="SECONDS",
-                        help="database connect timeout (default 5)")
-    parser.add_argument("--alembic-head", metavar="REV", help="expected Alembic revision")
-    parser.add_argument("--alembic-config", metavar="PATH",
-                        help="alembic.ini whose script directory's head is expected")
-
-
-def add_secrets_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--secrets-timeout", type=positive_float, metavar="SECONDS",
-                        help="secret backend timeout (default 5)")
-    parser.add_argument("--vault-min-ttl", type=duration, metavar="DURATION",
-                        help="warn when the Vault token expires within this (default 24h)")
-
-
-def add_metrics_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--http-timeout", type=positive_float, metavar="SECONDS",
-                        help="HTTP timeout for scrapes and health (default 5)")
-    parser.add_argument("--metrics-interval", type=positive_float, metavar="SECONDS",
-                        help="time between the two scrapes (default 1)")
-    parser.add_argument("--metrics-strict", action="store_true", default=None,
-                        help="lint problems fail instead of warn")
-
-
 def load_context(args: argparse.Namespace) -> RunContext:
     """The env (file or process environment), contract and settings of an invocation."""
-    contract = load_contract(args.contract)
+    from flash_green_ops import preflight  # the steps: only once the arguments were good
+
+    contract = preflight.load_runbook_contract(args.contract)
     source = read_env_file(args.env_file) if args.env_file else from_environ()
-    return make_context(source, contract, Settings.from_mapping(vars(args)))
+    return preflight.new_context(source, contract, Settings.from_mapping(vars(args)))
 
 
 def run(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:
-    """Call ``main``; bad input becomes one masked line and exit 2, never a traceback."""
+    """Call ``main``; a UsageError is one masked line and exit 2, any other OpsError one line and
+    exit 1, never a traceback."""
     try:
         return main(argv)
-    except (InvocationError, EnvFileError, ContractError) as exc:
-        prog = sys.argv[0].rsplit("/", 1)[-1]
-        sys.stderr.write(f"{prog}: error: {redact.mask(exc)}\n")
+    except UsageError as exc:
+        sys.stderr.write(f"{prog()}: error: {redact.mask(exc)}\n")
         return EXIT_USAGE
+    except OpsError as exc:
+        sys.stderr.write(f"{prog()}: {redact.mask(exc)}\n")
+        return EXIT_FAILED
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130

@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from flash_green_ops.errors import UsageError
 
 DEFAULT_CONTRACT = Path(__file__).with_name("contract.toml")
 
 
-class ContractError(Exception):
+class ContractError(UsageError):
     """The contract file itself is unusable: a bad invocation (exit 2)."""
 
 
@@ -67,7 +70,9 @@ class Contract:
         return [v for v in self.variables.values() if v.type == type_]
 
 
-def load_contract(path: str | Path | None = None) -> Contract:
+def load_contract(path: str | Path | None = None, rule_kinds: Collection[str] | None = None) -> Contract:
+    """The contract at ``path`` (default: the packaged one). ``rule_kinds``: the rule kinds the
+    env step can evaluate (envspec.KINDS); a rule of another kind makes the contract unusable."""
     path = Path(path) if path else DEFAULT_CONTRACT
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -81,12 +86,10 @@ def load_contract(path: str | Path | None = None) -> Contract:
         contract = _build(path, data)
     except (KeyError, TypeError, ValueError, re.error) as exc:
         raise ContractError(f"{path}: malformed contract ({type(exc).__name__}: {exc})") from None
-    from flash_green_ops.envspec import KINDS  # lazy: envspec imports this module
-
     for rule in contract.rules:
-        if rule.kind not in KINDS:
+        if rule_kinds is not None and rule.kind not in rule_kinds:
             raise ContractError(f"{path}: rule {rule.id!r} has unknown kind {rule.kind!r} "
-                                f"(known: {', '.join(sorted(KINDS))})")
+                                f"(known: {', '.join(sorted(rule_kinds))})")
     return contract
 
 

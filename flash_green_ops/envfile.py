@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 
 from dotenv.parser import parse_stream
 
+from flash_green_ops.errors import UsageError
 from flash_green_ops.files import read_bytes
 
 
-class EnvFileError(Exception):
+class EnvFileError(UsageError):
     """The env file itself cannot be read: a bad invocation, reported with exit code 2."""
 
 

@@ -26,8 +26,13 @@ FALSE = {"false", "0", "no", "off", ""}
 ENUMERATED_TYPES = {"bool", "port", "choice"}
 
 
-def preflight(ctx: RunContext) -> list[Finding]:
-    """The preflight's env stage: every rule of the contract."""
+def check_ids(contract: Contract) -> tuple[str, ...]:
+    """One check per rule of the contract: ``env.<rule id>``."""
+    return tuple(f"env.{rule.id}" for rule in contract.rules)
+
+
+def run(ctx: RunContext) -> list[Finding]:
+    """The env step: every rule of the contract."""
     return evaluate(ctx)
 
 

@@ -2,7 +2,12 @@
 from __future__ import annotations
 
 import enum
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class Status(str, enum.Enum):
@@ -26,6 +31,9 @@ class Finding:
     where: str | None = None
     stage: str = ""
     duration: float = 0.0
+    # False for a check this environment does not have (the other secret backend's): a pytest
+    # item reports it as a skip with the reason; the preflight leaves it out.
+    applies: bool = True
 
     def with_stage(self, stage: str, duration: float | None = None) -> Finding:
         return replace(self, stage=stage, duration=self.duration if duration is None else duration)
@@ -46,3 +54,18 @@ def warned(check: str, message: str, where: str | None = None) -> Finding:
 def skipped(check: str, message: str, where: str | None = None) -> Finding:
     return Finding(check, Status.SKIP, message, where)
 
+
+def not_applicable(check: str, message: str, where: str | None = None) -> Finding:
+    return Finding(check, Status.SKIP, message, where, applies=False)
+
+
+
+def timed(check: Callable[[], T]) -> T:
+    """Run one check and put the time it took on its Finding: what ``check`` returns is a
+    Finding, or a tuple whose first item is one (a check that also hands back what it read)."""
+    started = time.monotonic()
+    result = check()
+    elapsed = time.monotonic() - started
+    if isinstance(result, tuple):
+        return (replace(result[0], duration=elapsed), *result[1:])  # type: ignore[return-value]
+    return replace(result, duration=elapsed)  # type: ignore[type-var]

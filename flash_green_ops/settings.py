@@ -1,14 +1,14 @@
-"""Options resolved once into a frozen dataclass, shared by the preflight CLI and the pytest plugin.
-
-Both front ends expose the same option names (``--db-connect-timeout`` is ``db_connect_timeout``
-here), so a value means the same thing wherever an operator sets it.
+"""The options the command lines and the pytest plugin share: declared once here, fed to both
+(argparse's ``add_argument`` and pytest's ``addoption`` take the same keywords), and resolved
+once into a frozen dataclass. ``--db-connect-timeout`` is ``db_connect_timeout`` everywhere, so a
+value means the same thing wherever an operator sets it.
 """
 from __future__ import annotations
 
+import argparse
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
-
-ENVIRONMENTS = ("staging", "production")
 
 
 @dataclass(frozen=True)
@@ -43,3 +43,82 @@ def parse_duration(text: str) -> float:
     if value < 0:
         raise ValueError(f"not a duration: {text!r} (must not be negative)")
     return value
+
+
+# -- option values (argparse types: a bad value is argparse's one-line usage error) -----------
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0: {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more: {text!r}")
+    return value
+
+
+def duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+# -- the shared options, by step ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Option:
+    flag: str
+    help: str
+    type: Callable | None = None
+    metavar: str | None = None
+    action: str | None = None
+
+    def keywords(self) -> dict:
+        given = {"help": self.help, "type": self.type, "metavar": self.metavar, "action": self.action}
+        keywords = {k: v for k, v in given.items() if v is not None}
+        if self.action == "store_true":
+            keywords["default"] = None  # unset, so Settings keeps its own default
+        return keywords
+
+
+ENV_OPTIONS = (
+    Option("--env-file", "env file of the environment to check (command lines: default the process "
+                         "environment; pytest: implies --target live)", metavar="PATH"),
+    Option("--environment", "one of the contract's environments, staging or production "
+                            "(default: APP_ENV, else staging)", metavar="E"),
+    Option("--contract", "the env contract (default: the packaged contract.toml)", metavar="PATH"),
+)
+DB_OPTIONS = (
+    Option("--db-connect-timeout", "database connect timeout (default 5)", positive_float, "SECONDS"),
+    Option("--alembic-head", "the Alembic revision the database must be at", metavar="REV"),
+    Option("--alembic-config", "alembic.ini whose script directory's head the database must be at",
+           metavar="PATH"),
+)
+SECRETS_OPTIONS = (
+    Option("--secrets-timeout", "secret backend timeout (default 5)", positive_float, "SECONDS"),
+    Option("--vault-min-ttl", "warn when the Vault token expires within this (90s, 15m, 24h, 2d; default 24h)",
+           duration, "DURATION"),
+)
+METRICS_OPTIONS = (
+    Option("--http-timeout", "HTTP timeout for scrapes and health (default 5)", positive_float, "SECONDS"),
+    Option("--metrics-interval", "time between the two scrapes (default 1)", positive_float, "SECONDS"),
+    Option("--metrics-strict", "lint problems fail instead of warn", action="store_true"),
+)
+ALL_OPTIONS = ENV_OPTIONS + DB_OPTIONS + SECRETS_OPTIONS + METRICS_OPTIONS
+
+
+def add_options(add: Callable, options=ALL_OPTIONS) -> None:
+    """``add``: argparse's ``parser.add_argument`` or pytest's ``group.addoption``."""
+    for option in options:
+        add(option.flag, **option.keywords())

@@ -1,22 +1,21 @@
 """Runbook step 1: the environment file is complete and sane.
 
-One test per rule of the contract (flash_green_ops/contract.toml), so a JUnit report lists each rule;
-a failure names the variable, the file and line, and the fix.
+One item per rule of the contract (flash_green_ops/contract.toml), so a JUnit report lists each
+rule; a failure names the variable, the file and line, and the fix.
 """
 import pytest
 
-from fixtures.asserts import check_findings
-from fixtures.plugin import contract_of
+from fixtures.asserts import check_findings_of
 from flash_green_ops import envspec
 
 pytestmark = [pytest.mark.env, pytest.mark.preflight]
+CHECKS = envspec.check_ids  # env.<rule id>, one per rule of the contract
 
 
-def pytest_generate_tests(metafunc):
-    if "env_rule" in metafunc.fixturenames:
-        rule_ids = [rule.id for rule in contract_of(metafunc.config).rules]
-        metafunc.parametrize("env_rule", rule_ids, ids=rule_ids)
+@pytest.fixture(scope="module")
+def step_findings(runbook_context):
+    return envspec.run(runbook_context)
 
 
-def test_env_rule(runbook_context, env_rule):
-    check_findings(envspec.evaluate(runbook_context, [env_rule]))
+def test_env(check_id, step_findings):
+    check_findings_of(step_findings, check_id)

@@ -2,7 +2,7 @@
 
 - ``chinook_template`` (session): the Chinook database (fixtures/data/chinook_serial.sql)
   loaded once and owned by a password-authenticated role, kept as a template.
-- ``chinook`` (function): a fresh copy (CREATE DATABASE ... TEMPLATE, fast), an Endpoint with
+- ``chinook`` (function): a fresh copy (CREATE DATABASE ... TEMPLATE, fast), an PgEndpoint with
   the owner's credentials; dropped afterwards.
 - ``scratch`` (function): ScratchDatabase factory on the session cluster (superuser), each
   dropped afterwards.
@@ -18,9 +18,9 @@ from psycopg import sql
 
 from fixtures.backup_plugin import CHINOOK, CHINOOK_DB, load_chinook
 from fixtures.scratchdb import ScratchDatabase
-from fixtures.targets import random_secret
+from fixtures.services import random_secret
 from flash_green_ops import redact
-from flash_green_ops.backup import Endpoint
+from flash_green_ops.pg import PgEndpoint
 from tests.conftest import skip_unless_ci
 
 TEMPLATE = "flashgreen_chinook_template"
@@ -28,8 +28,8 @@ OWNER = "chinook_owner"
 _copies = itertools.count(1)
 
 
-def admin_endpoint(cluster, dbname: str = "postgres") -> Endpoint:
-    return Endpoint.from_conninfo(cluster.dsn(dbname), connect_timeout=10)
+def admin_endpoint(cluster, dbname: str = "postgres") -> PgEndpoint:
+    return PgEndpoint.from_conninfo(cluster.dsn(dbname), connect_timeout=10)
 
 
 # Made once per cluster, even when several test modules import these fixtures (each import
@@ -63,15 +63,15 @@ def chinook_template(pg_cluster, chinook_owner) -> str:
 
 
 @pytest.fixture
-def chinook(pg_cluster, chinook_template, chinook_owner) -> Endpoint:
-    """A fresh copy of Chinook; Endpoint with the owner's (password) credentials."""
+def chinook(pg_cluster, chinook_template, chinook_owner) -> PgEndpoint:
+    """A fresh copy of Chinook; PgEndpoint with the owner's (password) credentials."""
     name = f"chinook_copy_{next(_copies)}"
     user, password = chinook_owner
     with pg_cluster.connect() as conn:
         conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {} OWNER {}").format(
             sql.Identifier(name), sql.Identifier(chinook_template), sql.Identifier(user)))
     try:
-        yield Endpoint.from_conninfo(pg_cluster.dsn(name, user, password), connect_timeout=10)
+        yield PgEndpoint.from_conninfo(pg_cluster.dsn(name, user, password), connect_timeout=10)
     finally:
         pg_cluster.drop_database(name)
 
@@ -100,7 +100,7 @@ def restore_url_and_env(cluster, env: dict | None = None) -> tuple[str, dict]:
     return url, {**(env if env is not None else os.environ), "PGPASSWORD": cluster.password}
 
 
-def sql_run(endpoint: Endpoint, *statements: str) -> list:
+def sql_run(endpoint: PgEndpoint, *statements: str) -> list:
     """Run statements (autocommit) and return the last one's rows, if any."""
     rows: list = []
     with endpoint.connect("flashgreen-test") as conn:

@@ -29,9 +29,9 @@ from urllib.parse import quote
 import pytest
 
 from fixtures.pgcluster import BinariesNotFound, LocalCluster, reap_stale_clusters
-from fixtures.targets import random_secret, write_env_file
+from fixtures.services import random_secret, write_env_file
 from flash_green_ops import redact
-from flash_green_ops.context import make_context
+from flash_green_ops.preflight import new_context
 from flash_green_ops.contract import load_contract
 from flash_green_ops.envfile import read_env_file
 from flash_green_ops.settings import Settings
@@ -143,7 +143,7 @@ def db_env_file(tmp_path):
 
 
 def context(path: Path, bundle: dict | None = None, **settings):
-    ctx = make_context(read_env_file(path), load_contract(), Settings(**settings))
+    ctx = new_context(read_env_file(path), load_contract(), Settings(**settings))
     if bundle:
         redact.register_all(bundle.values())
         ctx.bundle = bundle

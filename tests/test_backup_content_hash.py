@@ -10,7 +10,8 @@ import json
 
 import pytest
 
-from flash_green_ops import backup, manifest
+from flash_green_ops import backup
+from flash_green_ops.backup import manifest
 from flash_green_ops.findings import Status
 from tests.backup_fixtures import admin_endpoint, failures, sql_run
 

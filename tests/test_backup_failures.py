@@ -167,7 +167,7 @@ def test_backup_cli_writes_dump_and_manifest(chinook, tmp_path):
 
 
 def test_unreachable_source_fails_fast_and_leaves_nothing(tmp_path):
-    gone = backup.Endpoint.from_conninfo(f"postgresql://u:pw-secret-1234@127.0.0.1:{closed_port()}/db", connect_timeout=2)
+    gone = backup.PgEndpoint.from_conninfo(f"postgresql://u:pw-secret-1234@127.0.0.1:{closed_port()}/db", connect_timeout=2)
     started = time.monotonic()
     with pytest.raises(backup.BackupError) as failure:
         backup.backup(gone, tmp_path / "x.sql")
@@ -182,7 +182,7 @@ def test_unreachable_source_fails_fast_and_leaves_nothing(tmp_path):
 def test_connection_error_names_where_the_url_came_from(tmp_path):
     """The fix a connection error suggests points at the setting to correct (the option or env
     key the URL came from), never at an empty name ("correct the host name in , ...")."""
-    gone = backup.Endpoint.from_conninfo("postgresql://u:pw-secret-1234@no-such-host.invalid:5432/db",
+    gone = backup.PgEndpoint.from_conninfo("postgresql://u:pw-secret-1234@no-such-host.invalid:5432/db",
                                          connect_timeout=2, source_key="--restore-url")
     with pytest.raises(backup.BackupError) as failure:
         backup.backup(gone, tmp_path / "x.sql")
@@ -291,9 +291,9 @@ def test_round_trip_killed_mid_restore_leaves_no_scratch_after_the_next_run(pg_c
     output = finished(again, 300)
     assert_no_secrets([pg_cluster.password], output)
     assert again.returncode == 0, output
-    for test in ("test_backup_restore.py::test_backup_restores_to_the_same_data",
-                 "test_post_restore.py::test_database_checks_pass_in_a_read_only_session",
-                 "test_post_restore.py::test_restored_database_matches_the_manifest"):
+    for test in ("test_backup_restore.py::test_backup[restore.content]",
+                 "test_post_restore.py::test_post_restore[db.read_only]",
+                 "test_post_restore.py::test_post_restore[restore.content]"):
         assert f"PASSED ops_tests/{test}" in output, output
     assert set(list_scratch(admin)) - before == set(), "a scratch database was left behind"
 
@@ -331,7 +331,7 @@ def test_production_never_gets_a_scratch_database(pg_cluster, chinook, tmp_path)
     # fixtures/plugin.py skips destructive tests on production before the scratch server is
     # asked for (backup_plugin's own skip says the same for a non-destructive caller).
     assert "never run against the production server" in output and "--restore-url" in output, output
-    assert "1 skipped" in output
+    assert f"{len(backup.CHECKS)} skipped" in output
     restore_url, pg_env = restore_url_and_env(pg_cluster)
     same = ops_run(["-m", "backup", "--env-file", str(env_file), "--allow-destructive",
                     "--restore-url", restore_url], pg_env)
@@ -439,7 +439,7 @@ def test_identity_read_gives_up_after_its_timeout_on_a_locked_catalog(pg_cluster
 
 def test_manifest_session_waits_no_longer_than_the_lock_wait_timeout(chinook, tmp_path):
     """The manifest's own sessions carry lock_timeout too (pg_dump's flag does not reach them)."""
-    from flash_green_ops.manifest import configure_session
+    from flash_green_ops.backup.manifest import configure_session
 
     with chinook.connect("flashgreen-test") as conn:
         configure_session(conn, lock_timeout_ms=2000)
@@ -477,7 +477,7 @@ def test_backup_interrupted_kills_pg_dump_and_leaves_nothing(pg_cluster, chinook
 # imports is imported first.
 _AS_NOBODY = """
 import os, pkgutil, runpy, sys  # pkgutil: runpy.run_path imports it
-import flash_green_ops.backup, flash_green_ops.cli, flash_green_ops.database, flash_green_ops.envspec
+import flash_green_ops.backup, flash_green_ops.commands.backup, flash_green_ops.preflight
 os.setgroups([])
 os.setgid(65534)
 os.setuid(65534)
@@ -545,10 +545,10 @@ def test_inherited_pgpassword_reaches_the_client_programs(monkeypatch):
     """An Endpoint without a password of its own (libpq, hence psycopg, uses PGPASSWORD then)
     passes the inherited PGPASSWORD on; one with a password passes its own."""
     monkeypatch.setenv("PGPASSWORD", "inherited-pw-123456")
-    bare = backup.Endpoint.from_conninfo("postgresql://u@127.0.0.1:5432/db")
+    bare = backup.PgEndpoint.from_conninfo("postgresql://u@127.0.0.1:5432/db")
     same = bare.child_env()["PGPASSWORD"] == "inherited-pw-123456"
     assert same, "the inherited PGPASSWORD did not reach the client programs' environment"
-    own = backup.Endpoint.from_conninfo("postgresql://u:own-pw-1234567@127.0.0.1:5432/db")
+    own = backup.PgEndpoint.from_conninfo("postgresql://u:own-pw-1234567@127.0.0.1:5432/db")
     same = own.child_env()["PGPASSWORD"] == "own-pw-1234567"
     assert same, "the endpoint's own password did not replace the inherited PGPASSWORD"
     assert_no_secrets(["own-pw-1234567", "inherited-pw-123456"], own.conninfo())

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from flash_green_ops import backup, manifest
+from flash_green_ops import backup
+from flash_green_ops.backup import manifest
 from flash_green_ops.findings import Status
 from tests.backup_fixtures import by_check, failures, sql_run
 from tests.conftest import wait_for

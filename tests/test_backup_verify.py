@@ -7,7 +7,7 @@ import os
 import pytest
 from psycopg import sql
 
-from fixtures.targets import write_env_file
+from fixtures.services import write_env_file
 from flash_green_ops import backup
 from flash_green_ops.findings import Status
 from tests.backup_fixtures import failures, sql_run
@@ -23,7 +23,7 @@ def chinook_backup(pg_cluster, chinook_template, chinook_owner, tmp_path_factory
     name = "chinook_verify_source"
     pg_cluster.create_database(name, owner=user, template=chinook_template)
     try:
-        source = backup.Endpoint.from_conninfo(pg_cluster.dsn(name, user, password), connect_timeout=10)
+        source = backup.PgEndpoint.from_conninfo(pg_cluster.dsn(name, user, password), connect_timeout=10)
         yield backup.backup(source, tmp_path_factory.mktemp("verify") / "chinook.dump", fmt="custom")
     finally:
         pg_cluster.drop_database(name)
@@ -69,21 +69,21 @@ def test_sequence_ahead_of_the_manifest_is_fine(restored, chinook_backup):
 def test_verify_session_is_read_only(restored, chinook_backup, monkeypatch):
     """Every connection verify opens (the snapshot's and the hashing workers') is read-only."""
     modes: list[str] = []
-    real_connect = backup.Endpoint.connect
+    real_connect = backup.PgEndpoint.connect
 
     def spying_connect(self, *args, **kwargs):
         conn = real_connect(self, *args, **kwargs)
         modes.append(conn.execute("SHOW default_transaction_read_only").fetchone()[0])
         return conn
 
-    monkeypatch.setattr(backup.Endpoint, "connect", spying_connect)
+    monkeypatch.setattr(backup.PgEndpoint, "connect", spying_connect)
     findings = backup.verify(restored, chinook_backup.manifest, workers=2)
     assert not failures(findings)
     assert len(modes) == 2, f"verify opened {len(modes)} connections, expected 2 (snapshot + 1 worker)"
     assert modes == ["on", "on"], modes
 
 
-def env_for(endpoint: backup.Endpoint, tmp_path, name="restored.env"):
+def env_for(endpoint: backup.PgEndpoint, tmp_path, name="restored.env"):
     from psycopg.conninfo import make_conninfo
 
     url = make_conninfo("", **endpoint.options, password=endpoint.password)
@@ -95,7 +95,7 @@ def test_verify_restore_cli_exit_codes(restored, chinook_backup, tmp_path):
     ok = run_script("verify_restore.py", "--env-file", env_file, "--manifest", chinook_backup.manifest_path)
     assert_no_secrets([restored.password], ok.stdout, ok.stderr)
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert "PASS restore.content" in ok.stdout and "verify: 6 passed, 0 failed" in ok.stdout
+    assert "PASS restore.content" in ok.stdout and "verify: 8 passed, 0 failed" in ok.stdout
 
     sql_run(restored, "DELETE FROM invoice_line WHERE invoice_line_id = 7", "DROP TABLE playlist_track")
     bad = run_script("verify_restore.py", "--env-file", env_file, "--manifest", chinook_backup.manifest_path)
@@ -103,7 +103,7 @@ def test_verify_restore_cli_exit_codes(restored, chinook_backup, tmp_path):
     assert bad.returncode == 1, bad.stdout + bad.stderr
     assert "FAIL restore.rows public.invoice_line: 2240 rows in the manifest, 2239" in bad.stdout
     assert "FAIL restore.tables public.playlist_track: missing" in bad.stdout
-    assert "verify: 4 passed, 2 failed" in bad.stdout, bad.stdout
+    assert "verify: 6 passed, 2 failed" in bad.stdout, bad.stdout
 
 
 @pytest.mark.parametrize("content,expected", [
@@ -138,7 +138,7 @@ def test_verify_restore_jobs_must_be_a_positive_whole_number(tmp_path, restored)
 
 def test_verify_unreachable_database_fails_with_host_and_port(chinook_backup, tmp_path):
     port = closed_port()
-    gone = backup.Endpoint.from_conninfo(f"postgresql://nobody:hunter2-secret@127.0.0.1:{port}/x", connect_timeout=2)
+    gone = backup.PgEndpoint.from_conninfo(f"postgresql://nobody:hunter2-secret@127.0.0.1:{port}/x", connect_timeout=2)
     findings = backup.verify(gone, chinook_backup.manifest)
     assert [f.check for f in findings] == ["restore.connect"] and findings[0].status is Status.FAIL
     assert f"127.0.0.1:{port}" in findings[0].message
@@ -146,7 +146,7 @@ def test_verify_unreachable_database_fails_with_host_and_port(chinook_backup, tm
 
 
 def test_restore_refuses_the_source_and_a_non_empty_database(pg_cluster, chinook_backup, chinook, scratch):
-    source_copy = backup.Endpoint.from_conninfo(pg_cluster.dsn("chinook_verify_source"))
+    source_copy = backup.PgEndpoint.from_conninfo(pg_cluster.dsn("chinook_verify_source"))
     with pytest.raises(backup.BackupError, match="it is the database the backup was taken from"):
         backup.restore(source_copy, chinook_backup.path, manifest=chinook_backup.manifest)
     with pytest.raises(backup.BackupError, match="already holds 11 tables"):

@@ -3,10 +3,11 @@ import time
 
 import pytest
 
-from fixtures.targets import random_secret
-from flash_green_ops import database, secrets
+from fixtures.services import random_secret
+from flash_green_ops.errors import BundleUnavailable
+from flash_green_ops.credentials import database_endpoint
 from tests.conftest import SilentListener, assert_no_secrets, run_script
-from tests.secrets_scenarios import SECRET_PATH, bundle, context_of, env_file
+from tests.secrets_scenarios import step, SECRET_PATH, bundle, context_of, env_file
 
 
 def test_database_step_connects_with_the_bundles_password(pg_database, vault_standin, tmp_path):
@@ -46,22 +47,22 @@ def test_an_unreachable_vault_is_asked_once_per_run(tmp_path):
             "VAULT_ADDR": listener.url, "VAULT_TOKEN": token, "VAULT_SECRET_PATH": SECRET_PATH,
         })
         ctx = context_of(path, secrets_timeout=0.5)
-        findings = secrets.preflight(ctx)  # the secrets stage: it times out once
+        findings = step(ctx)  # the secrets stage: it times out once
         assert [(f.check, f.status.value) for f in findings][:2] == [
             ("secrets.backend", "PASS"), ("secrets.vault_health", "FAIL")]
         asked = len(listener.accepted)
         assert asked >= 1, "Vault was never asked"
 
         started = time.monotonic()
-        # The database step, then backup's endpoint_from_context, which asks load_bundle again.
-        settings = database.connection_settings(ctx)
-        with pytest.raises(secrets.BundleUnavailable) as raised:
-            secrets.load_bundle(ctx)
+        # The database step, then backup's source_endpoint, which asks load_bundle again.
+        settings = database_endpoint(ctx)
+        with pytest.raises(BundleUnavailable) as raised:
+            ctx.secret_bundle()
         elapsed = time.monotonic() - started
         assert len(listener.accepted) == asked, "the later askers connected to Vault again"
         assert elapsed < 0.25, f"the later askers took {elapsed:.2f} s"
         assert_no_secrets([token], str(raised.value))
-        assert not settings.params.get("password")
+        assert not settings.password
         assert str(raised.value).startswith("secrets.vault_health: Vault at ")
     finally:
         listener.close()

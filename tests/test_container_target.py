@@ -212,7 +212,7 @@ def test_uses_postgres(ensure_service, ops_target):
         json.dump([c.name for c in running], f)
     service = ops_target.services["postgres"]
     with open(os.environ["FG_REPORT"] + ".secrets", "w") as f:  # for the parent's leak check
-        json.dump([service.password, service.cluster.password, ops_target.base_env["API_KEY"]], f)
+        json.dump([service.extras["password"], service.extras["server"].password, ops_target.base_env["API_KEY"]], f)
     if os.environ["FG_MODE"] == "fail":
         assert False, "this test fails on purpose"
     time.sleep(120)  # "hang": until the parent sends SIGINT

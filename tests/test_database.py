@@ -10,6 +10,8 @@ import pytest
 from psycopg import sql
 
 from flash_green_ops import database, redact
+from flash_green_ops.credentials import database_endpoint
+from flash_green_ops.pg import DatabaseUnreachable, PgEndpoint
 from flash_green_ops.findings import Status
 from tests.conftest import assert_no_secrets, skip_unless_ci
 from tests.pg_fixtures import (by_check, context, fake_pg_dump, set_alembic_revision, text_of,
@@ -26,24 +28,24 @@ def statuses(findings) -> dict[str, str]:
 
 def test_settings_from_database_url_are_parsed_by_libpq_and_display_without_password(pg_database, db_env_file):
     ctx = context(db_env_file(pg_database.url(query="sslmode=require&application_name=preflight")))
-    settings = database.connection_settings(ctx)
+    settings = database_endpoint(ctx)
     assert (settings.host, settings.port, settings.dbname, settings.user) == (
         "127.0.0.1", str(pg_database.port), pg_database.name, pg_database.user)
     assert settings.sslmode == "require"
-    assert settings.display == f"127.0.0.1:{pg_database.port}/{pg_database.name}"
+    assert settings.label == f"127.0.0.1:{pg_database.port}/{pg_database.name}"
     assert settings.source_key == "DATABASE_URL" and settings.where.endswith("db.env line 9")
-    assert_no_secrets([pg_database.password], repr(settings), settings.display)
+    assert_no_secrets([pg_database.password], repr(settings), settings.label)
 
 
 def test_db_trio_with_the_password_from_the_secret_bundle_connects(pg_database, db_env_file):
     path = db_env_file(None, DB_HOST="127.0.0.1", DB_PORT=str(pg_database.port), DB_NAME=pg_database.name,
                        DB_USER=pg_database.user)
     ctx = context(path, bundle={"DB_PASSWORD": pg_database.password, "API_SIGNING_KEY": "sign-key-123"})
-    settings = database.connection_settings(ctx)
+    settings = database_endpoint(ctx)
     assert settings.source_key == "DB_HOST"
     with settings.connect() as conn:
         assert conn.execute("SELECT current_user, current_database()").fetchone() == (pg_database.user, pg_database.name)
-    findings = database.probe(ctx)
+    findings = database.run(ctx)
     assert by_check(findings)["db.reachable"].status is Status.PASS, text_of(findings)
     assert_no_secrets([pg_database.password], text_of(findings))
 
@@ -51,20 +53,20 @@ def test_db_trio_with_the_password_from_the_secret_bundle_connects(pg_database, 
 def test_db_trio_without_any_password_is_refused_by_the_server(pg_database, db_env_file):
     path = db_env_file(None, DB_HOST="127.0.0.1", DB_PORT=str(pg_database.port), DB_NAME=pg_database.name,
                        DB_USER=pg_database.user)
-    reachable = by_check(database.probe(context(path)))["db.reachable"]
+    reachable = by_check(database.run(context(path)))["db.reachable"]
     assert reachable.status is Status.FAIL
     assert "password" in reachable.message and f"127.0.0.1:{pg_database.port}" in reachable.message
 
 
 def test_database_url_wins_over_the_trio(pg_database, db_env_file):
     path = db_env_file(pg_database.url(), DB_HOST="db.invalid", DB_NAME="other", DB_USER="other")
-    settings = database.connection_settings(context(path))
+    settings = database_endpoint(context(path))
     assert settings.source_key == "DATABASE_URL" and settings.dbname == pg_database.name
 
 
 def test_no_database_settings_names_what_is_missing(db_env_file):
     path = db_env_file(None, DB_HOST="127.0.0.1")
-    findings = database.probe(context(path))
+    findings = database.run(context(path))
     assert findings[0].check == "db.reachable" and findings[0].status is Status.FAIL
     assert "set DATABASE_URL, or DB_HOST, DB_NAME and DB_USER (missing: DB_NAME, DB_USER)" in findings[0].message
     assert [f.check for f in findings] == list(database.CHECKS)
@@ -73,7 +75,7 @@ def test_no_database_settings_names_what_is_missing(db_env_file):
 
 def test_a_url_libpq_rejects_is_a_clear_failure_that_hides_the_whole_value(db_env_file):
     url = "postgresql+psycopg://app:hidden-pass-123@127.0.0.1:5432/app"
-    findings = database.probe(context(db_env_file(url)))
+    findings = database.run(context(db_env_file(url)))
     assert findings[0].status is Status.FAIL
     assert "DATABASE_URL" in findings[0].message and "is not a connection URL libpq accepts" in findings[0].message
     assert_no_secrets(["hidden-pass-123"], text_of(findings))
@@ -87,7 +89,7 @@ def test_a_healthy_database_passes_every_check_and_reports_latency_and_version(p
     with pg_database.connect() as conn:
         conn.execute("CREATE TABLE trades (id int PRIMARY KEY, price numeric)")
         conn.execute('CREATE TABLE "Mixed Case" (id int)')
-    findings = database.probe(context(db_env_file(pg_database.url())), read_only=True)
+    findings = database.run(context(db_env_file(pg_database.url())), read_only=True)
     assert [f.check for f in findings] == [*database.CHECKS, "db.read_only"]
     assert statuses(findings) == {"db.reachable": "PASS", "db.version": "PASS", "db.pg_dump": "PASS",
                                   "db.tls": "PASS", "db.alembic": "SKIP", "db.read_only": "PASS"}, text_of(findings)
@@ -102,7 +104,7 @@ def test_a_healthy_database_passes_every_check_and_reports_latency_and_version(p
 
 
 def test_preflight_stage_is_the_probe_without_the_read_only_check(pg_database, db_env_file):
-    findings = database.preflight(context(db_env_file(pg_database.url())))
+    findings = database.run(context(db_env_file(pg_database.url())))
     assert [f.check for f in findings] == list(database.CHECKS)
 
 
@@ -113,7 +115,7 @@ def test_preflight_stage_is_the_probe_without_the_read_only_check(pg_database, d
 def test_wrong_password_fails_naming_host_port_user_and_cause(pg_database, db_env_file):
     wrong = "wrong-password-Zq81x"
     redact.register(wrong)
-    findings = database.probe(context(db_env_file(pg_database.url(password=wrong))))
+    findings = database.run(context(db_env_file(pg_database.url(password=wrong))))
     reachable = findings[0]
     assert reachable.status is Status.FAIL
     assert reachable.message.startswith(
@@ -128,7 +130,7 @@ def test_wrong_password_fails_naming_host_port_user_and_cause(pg_database, db_en
 
 
 def test_missing_database_fails_naming_it(pg_database, db_env_file):
-    findings = database.probe(context(db_env_file(pg_database.url(dbname="no_such_db"))))
+    findings = database.run(context(db_env_file(pg_database.url(dbname="no_such_db"))))
     assert findings[0].status is Status.FAIL
     assert 'database "no_such_db" does not exist' in findings[0].message
     assert f"127.0.0.1:{pg_database.port}" in findings[0].message
@@ -137,8 +139,8 @@ def test_missing_database_fails_naming_it(pg_database, db_env_file):
 
 
 def test_connect_raises_database_unreachable_for_other_steps(pg_database, db_env_file):
-    settings = database.connection_settings(context(db_env_file(pg_database.url(dbname="no_such_db"))))
-    with pytest.raises(database.DatabaseUnreachable) as info:
+    settings = database_endpoint(context(db_env_file(pg_database.url(dbname="no_such_db"))))
+    with pytest.raises(DatabaseUnreachable) as info:
         settings.connect()
     assert info.value.host == "127.0.0.1" and info.value.port == str(pg_database.port)
     assert "does not exist" in info.value.cause
@@ -177,7 +179,7 @@ def test_unreadable_pg_dump_version_fails():
 def test_probe_fails_when_pg_dump_on_path_is_older_than_the_server(pg_database, db_env_file, tmp_path, monkeypatch):
     fake = fake_pg_dump(tmp_path / "oldbin", "pg_dump (PostgreSQL) 14.13")
     monkeypatch.setenv("PATH", f"{fake}:{__import__('os').environ['PATH']}")
-    found = by_check(database.probe(context(db_env_file(pg_database.url()))))
+    found = by_check(database.run(context(db_env_file(pg_database.url()))))
     assert found["db.pg_dump"].status is Status.FAIL
     assert "pg_dump 14 is older than the server's PostgreSQL 15" in found["db.pg_dump"].message
     assert str(fake / "pg_dump") in found["db.pg_dump"].message
@@ -188,7 +190,7 @@ def test_probe_fails_when_there_is_no_pg_dump(pg_database, db_env_file, tmp_path
 
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setattr(pgbin, "BIN_GLOB", str(tmp_path / "postgresql" / "*" / "bin"))
-    found = by_check(database.probe(context(db_env_file(pg_database.url()))))
+    found = by_check(database.run(context(db_env_file(pg_database.url()))))
     assert found["db.pg_dump"].status is Status.FAIL
     assert f"pg_dump is not on PATH nor in {tmp_path}/postgresql/*/bin" in found["db.pg_dump"].message
 
@@ -197,7 +199,7 @@ def test_probe_finds_pg_dump_off_path_where_the_backup_finds_it(pg_database, db_
     from flash_green_ops import pgbin
 
     monkeypatch.setenv("PATH", str(tmp_path))  # Debian keeps the versioned clients off PATH
-    found = by_check(database.probe(context(db_env_file(pg_database.url()))))
+    found = by_check(database.run(context(db_env_file(pg_database.url()))))
     assert found["db.pg_dump"].status is Status.PASS
     assert pgbin.find("pg_dump") in found["db.pg_dump"].message
 
@@ -208,7 +210,7 @@ def test_probe_finds_pg_dump_off_path_where_the_backup_finds_it(pg_database, db_
 
 def test_production_without_tls_fails_even_though_the_connection_works(pg_database, db_env_file):
     path = db_env_file(pg_database.url(query="sslmode=disable"), APP_ENV="production")
-    found = by_check(database.probe(context(path)))
+    found = by_check(database.run(context(path)))
     assert found["db.reachable"].status is Status.PASS
     tls = found["db.tls"]
     assert tls.status is Status.FAIL
@@ -219,7 +221,7 @@ def test_production_without_tls_fails_even_though_the_connection_works(pg_databa
 
 
 def test_staging_without_tls_passes_and_says_so(pg_database, db_env_file):
-    found = by_check(database.probe(context(db_env_file(pg_database.url(query="sslmode=disable")))))
+    found = by_check(database.run(context(db_env_file(pg_database.url(query="sslmode=disable")))))
     assert found["db.tls"].status is Status.PASS
     assert "is not encrypted (sslmode=disable); allowed outside production" in found["db.tls"].message
 
@@ -228,7 +230,7 @@ def test_production_with_a_really_encrypted_session_passes(pg_cluster, pg_databa
     if not pg_cluster.ssl:
         skip_unless_ci("the session cluster has no TLS (no openssl command to make its certificate)")
     path = db_env_file(pg_database.url(query="sslmode=require"), APP_ENV="production")
-    tls = by_check(database.probe(context(path)))["db.tls"]
+    tls = by_check(database.run(context(path)))["db.tls"]
     assert tls.status is Status.PASS and "is encrypted (TLSv1." in tls.message, tls.message
 
 
@@ -237,7 +239,7 @@ def test_production_requiring_tls_from_a_server_without_tls_fails_to_connect(tmp
 
     with LocalCluster(pytestconfig.getoption("pg_bin_dir", None), ssl=False) as plain:
         path = db_env_file(plain.dsn("postgres") + "?sslmode=require", APP_ENV="production")
-        findings = database.probe(context(path))
+        findings = database.run(context(path))
     assert findings[0].status is Status.FAIL
     assert f"127.0.0.1:{plain.port}: server does not support SSL, but SSL was required" in findings[0].message
     assert "Fix: enable TLS on the server, or correct sslmode" in findings[0].message
@@ -250,14 +252,14 @@ def test_production_requiring_tls_from_a_server_without_tls_fails_to_connect(tmp
 
 def test_alembic_revision_is_reported(pg_database, db_env_file):
     set_alembic_revision(pg_database, "ae1027a6acf")
-    alembic = by_check(database.probe(context(db_env_file(pg_database.url()))))["db.alembic"]
+    alembic = by_check(database.run(context(db_env_file(pg_database.url()))))["db.alembic"]
     assert alembic.status is Status.PASS
     assert alembic.message == f"127.0.0.1:{pg_database.port}/{pg_database.name} is at Alembic revision ae1027a6acf"
 
 
 def test_alembic_head_mismatch_fails_naming_both_revisions(pg_database, db_env_file):
     set_alembic_revision(pg_database, "ae1027a6acf")
-    findings = database.probe(context(db_env_file(pg_database.url()), alembic_head="27c6a30d7c24"))
+    findings = database.run(context(db_env_file(pg_database.url()), alembic_head="27c6a30d7c24"))
     alembic = by_check(findings)["db.alembic"]
     assert alembic.status is Status.FAIL
     assert "is at Alembic revision ae1027a6acf, expected 27c6a30d7c24 (--alembic-head 27c6a30d7c24)" in alembic.message
@@ -267,14 +269,14 @@ def test_alembic_head_mismatch_fails_naming_both_revisions(pg_database, db_env_f
 
 def test_alembic_head_that_matches_passes(pg_database, db_env_file):
     set_alembic_revision(pg_database, "ae1027a6acf")
-    alembic = by_check(database.probe(context(db_env_file(pg_database.url()), alembic_head="ae1027a6acf")))["db.alembic"]
+    alembic = by_check(database.run(context(db_env_file(pg_database.url()), alembic_head="ae1027a6acf")))["db.alembic"]
     assert alembic.status is Status.PASS and "as expected (--alembic-head ae1027a6acf)" in alembic.message
 
 
 def test_alembic_config_head_is_read_with_alembics_api_and_a_mismatch_fails(pg_database, db_env_file, tmp_path):
     ini = write_script_directory(tmp_path / "app", [("0001first", None), ("0002second", "0001first")])
     set_alembic_revision(pg_database, "0001first")
-    alembic = by_check(database.probe(context(db_env_file(pg_database.url()), alembic_config=ini)))["db.alembic"]
+    alembic = by_check(database.run(context(db_env_file(pg_database.url()), alembic_config=ini)))["db.alembic"]
     assert alembic.status is Status.FAIL
     assert f"is at Alembic revision 0001first, expected 0002second (head of --alembic-config {ini})" in alembic.message
 
@@ -282,12 +284,12 @@ def test_alembic_config_head_is_read_with_alembics_api_and_a_mismatch_fails(pg_d
 def test_alembic_config_head_that_matches_passes(pg_database, db_env_file, tmp_path):
     ini = write_script_directory(tmp_path / "app", [("0001first", None), ("0002second", "0001first")])
     set_alembic_revision(pg_database, "0002second")
-    alembic = by_check(database.probe(context(db_env_file(pg_database.url()), alembic_config=ini)))["db.alembic"]
+    alembic = by_check(database.run(context(db_env_file(pg_database.url()), alembic_config=ini)))["db.alembic"]
     assert alembic.status is Status.PASS, alembic.message
 
 
 def test_alembic_version_off_the_search_path_is_found_as_the_manifest_finds_it(pg_database, db_env_file):
-    from flash_green_ops import manifest
+    from flash_green_ops.backup import manifest
 
     with pg_database.connect() as conn:
         conn.execute("CREATE SCHEMA migrations")
@@ -295,23 +297,23 @@ def test_alembic_version_off_the_search_path_is_found_as_the_manifest_finds_it(p
         conn.execute("INSERT INTO migrations.alembic_version VALUES ('ae1027a6acf')")
         assert conn.execute("SELECT to_regclass('alembic_version')").fetchone() == (None,)  # off the path
         assert manifest.alembic_revision(conn) == "ae1027a6acf"
-    alembic = by_check(database.probe(context(db_env_file(pg_database.url()), alembic_head="ae1027a6acf")))["db.alembic"]
+    alembic = by_check(database.run(context(db_env_file(pg_database.url()), alembic_head="ae1027a6acf")))["db.alembic"]
     assert alembic.status is Status.PASS
     assert "is at Alembic revision ae1027a6acf, as expected" in alembic.message
 
 
 def test_expected_head_without_alembic_version_table_fails(pg_database, db_env_file):
-    alembic = by_check(database.probe(context(db_env_file(pg_database.url()), alembic_head="27c6a30d7c24")))["db.alembic"]
+    alembic = by_check(database.run(context(db_env_file(pg_database.url()), alembic_head="27c6a30d7c24")))["db.alembic"]
     assert alembic.status is Status.FAIL
     assert "has no alembic_version table, expected revision 27c6a30d7c24" in alembic.message
 
 
 def test_unreadable_alembic_config_fails_with_the_reason(pg_database, db_env_file, tmp_path):
-    missing = by_check(database.probe(context(db_env_file(pg_database.url()), alembic_config=tmp_path / "nope.ini")))
+    missing = by_check(database.run(context(db_env_file(pg_database.url()), alembic_config=tmp_path / "nope.ini")))
     assert missing["db.alembic"].message == f"--alembic-config {tmp_path / 'nope.ini'}: no such file"
     broken = tmp_path / "broken.ini"
     broken.write_text("[alembic]\n")
-    found = by_check(database.probe(context(db_env_file(pg_database.url()), alembic_config=broken)))
+    found = by_check(database.run(context(db_env_file(pg_database.url()), alembic_config=broken)))
     assert found["db.alembic"].status is Status.FAIL
     assert "cannot read the Alembic script directory (CommandError: No 'script_location' key" in found["db.alembic"].message
 
@@ -325,7 +327,7 @@ def test_read_only_check_fails_naming_tables_the_user_cannot_read(pg_cluster, pg
         conn.execute("CREATE TABLE readable (id int)")
     with pg_cluster.connect(pg_database.name) as conn:  # owned by the superuser, nothing granted
         conn.execute(sql.SQL("CREATE TABLE secret_ledger (id int)"))
-    found = by_check(database.probe(context(db_env_file(pg_database.url())), read_only=True))
+    found = by_check(database.run(context(db_env_file(pg_database.url())), read_only=True))
     assert found["db.read_only"].status is Status.FAIL
     assert (f"a read-only session on 127.0.0.1:{pg_database.port}/{pg_database.name} cannot read 1 of 2 tables "
             f"in schema public: secret_ledger (permission denied for table secret_ledger)") in found["db.read_only"].message
@@ -356,15 +358,15 @@ def test_read_only_session_is_really_read_only(pg_database, db_env_file, monkeyp
     with pg_database.connect() as conn:
         conn.execute("CREATE TABLE trades (id int)")
     sessions = []
-    real_connect = database.ConnSettings.connect
+    real_connect = PgEndpoint.connect
 
     def keep_open(settings, **extra):
         sessions.append(real_connect(settings, **extra))
         return KeptOpen(sessions[-1])
 
-    monkeypatch.setattr(database.ConnSettings, "connect", keep_open)
+    monkeypatch.setattr(PgEndpoint, "connect", keep_open)
     try:
-        finding = database.check_read_only(database.connection_settings(context(db_env_file(pg_database.url()))))
+        finding = database.check_read_only(database_endpoint(context(db_env_file(pg_database.url()))))
         assert finding.status is Status.PASS, finding.message
         [session] = sessions
         assert session.execute("SHOW default_transaction_read_only").fetchone() == ("on",)
@@ -376,13 +378,13 @@ def test_read_only_session_is_really_read_only(pg_database, db_env_file, monkeyp
 
 
 def test_read_only_check_on_an_empty_schema_warns(pg_database, db_env_file):
-    found = by_check(database.probe(context(db_env_file(pg_database.url())), read_only=True))
+    found = by_check(database.run(context(db_env_file(pg_database.url())), read_only=True))
     assert found["db.read_only"].status is Status.WARN
     assert "has no tables: nothing to read" in found["db.read_only"].message
 
 
 def test_check_read_only_takes_settings_for_another_database(pg_cluster, pg_database, db_env_file):
     # Post-restore validation checks a scratch database with the same credentials.
-    settings = database.connection_settings(context(db_env_file(pg_database.url())))
-    finding = database.check_read_only(settings.with_dbname("no_such_restore"))
+    settings = database_endpoint(context(db_env_file(pg_database.url())))
+    finding = database.check_read_only(settings.with_params(dbname="no_such_restore"))
     assert finding.status is Status.FAIL and 'database "no_such_restore" does not exist' in finding.message

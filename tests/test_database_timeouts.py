@@ -27,7 +27,7 @@ def url(hosts: str) -> str:
 
 def probe_timed(path, timeout: float):
     started = time.monotonic()
-    findings = database.probe(context(path, db_connect_timeout=timeout))
+    findings = database.run(context(path, db_connect_timeout=timeout))
     return findings, time.monotonic() - started
 
 

@@ -6,7 +6,7 @@ import textwrap
 import pytest
 
 from flash_green_ops import envspec
-from flash_green_ops.context import make_context
+from flash_green_ops.preflight import new_context
 from flash_green_ops.contract import load_contract
 from flash_green_ops.envfile import parse_env_text
 from flash_green_ops.findings import Status
@@ -40,7 +40,7 @@ VAULT_SECRET_PATH=kv/flash-green
 
 def judge(text: str, rule: str, environment: str | None = None, name: str = "test.env"):
     source = parse_env_text(textwrap.dedent(text), name)
-    ctx = make_context(source, CONTRACT, Settings(environment=environment))
+    ctx = new_context(source, CONTRACT, Settings(environment=environment))
     return envspec.evaluate(ctx, [rule])
 
 
@@ -243,7 +243,7 @@ def test_process_environment_judges_only_the_contract_keys():
 
     environ = {"PATH": "/usr/bin", "HOME": " /root ", "API_KEY": "k-1", "CLIENT_CERT_SUBJECT_HEADER": "X-S",
                "DATABASE_URL": "postgresql://a@db/x"}
-    ctx = make_context(from_environ(environ), CONTRACT, Settings())
+    ctx = new_context(from_environ(environ), CONTRACT, Settings())
     findings = envspec.evaluate(ctx)
     assert not [f for f in findings if f.status in (Status.FAIL, Status.WARN)], [f.message for f in findings]
     assert ctx.source.where("API_KEY") == "process environment"

@@ -7,9 +7,9 @@ import time
 import pytest
 from werkzeug.wrappers import Response
 
-from fixtures.targets import random_secret, write_env_file
+from fixtures.services import random_secret, write_env_file
 from flash_green_ops import metrics, redact
-from flash_green_ops.context import make_context
+from flash_green_ops.preflight import new_context
 from flash_green_ops.contract import load_contract
 from flash_green_ops.envfile import parse_env_text
 from flash_green_ops.findings import Status
@@ -47,7 +47,7 @@ def context(values: dict[str, str], **settings):
     values = {**BASE_ENV, "API_KEY": random_secret("api"), **values}
     text = "".join(f"{k}='{v}'\n" for k, v in values.items())
     options = {"http_timeout": TIMEOUT, "metrics_interval": 0.05, **settings}
-    return make_context(parse_env_text(text, "test.env"), load_contract(), Settings(**options))
+    return new_context(parse_env_text(text, "test.env"), load_contract(), Settings(**options))
 
 
 def service_env(server, **extra) -> dict[str, str]:
@@ -67,11 +67,10 @@ def healthy(server):
 def test_a_good_endpoint_passes_every_check(server):
     server.serve_metrics(exposition(orders=10), exposition(orders=12))
     healthy(server)
-    findings = by_check(metrics.preflight(context(service_env(server))))
+    findings = by_check(metrics.run(context(service_env(server))))
     assert {name: f.status for name, f in findings.items()} == {
         "scrape": Status.PASS, "parse": Status.PASS, "lint": Status.PASS,
         "required": Status.PASS, "stable": Status.PASS, "health": Status.PASS}
-    assert all(f.stage == "metrics" for f in findings.values())
     # Scraped as a Prometheus server scrapes: it asks for OpenMetrics first.
     accept = [h["Accept"] for path, h in server.requests if path == "/metrics"]
     assert len(accept) == 2 and accept[0].startswith("application/openmetrics-text")
@@ -100,7 +99,7 @@ def test_the_address_follows_the_env_contract():
 
 
 def test_a_bad_metrics_port_fails_the_scrape_and_says_where():
-    findings = by_check(metrics.preflight(context({"METRICS_PORT": "80a"})))
+    findings = by_check(metrics.run(context({"METRICS_PORT": "80a"})))
     assert findings["scrape"].status is Status.FAIL
     assert "METRICS_PORT must be an integer 1-65535, found '80a' (test.env line 4)" in findings["scrape"].message
     assert findings["parse"].status is Status.SKIP
@@ -110,7 +109,7 @@ def test_a_bad_metrics_port_fails_the_scrape_and_says_where():
 
 def test_http_500_fails_the_scrape_and_skips_what_needs_a_body(server):
     server.serve_metrics("boom", status=500)
-    findings = by_check(metrics.preflight(context(service_env(server))))
+    findings = by_check(metrics.run(context(service_env(server))))
     assert findings["scrape"].status is Status.FAIL
     assert f"GET {server.url}/metrics answered HTTP 500 INTERNAL SERVER ERROR, expected 200" \
         in findings["scrape"].message

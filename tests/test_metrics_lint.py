@@ -1,10 +1,10 @@
-"""Parsing and linting exposition text: pure functions, no server (flash_green_ops/exposition.py, promlint.py)."""
+"""Parsing and linting exposition text: pure functions, no server (flash_green_ops/metrics/exposition.py, promlint.py)."""
 from __future__ import annotations
 
 import pytest
 
-from flash_green_ops.exposition import OPENMETRICS, TEXT, ExpositionError, format_of, parse
-from flash_green_ops.promlint import CURRENT, LEGACY, Problem, lint_text, metric_unit
+from flash_green_ops.metrics.exposition import OPENMETRICS, TEXT, ExpositionError, format_of, parse
+from flash_green_ops.metrics.promlint import CURRENT, LEGACY, Problem, lint_text, metric_unit
 
 GOOD = (
     "# HELP jobs_total Jobs done.\n# TYPE jobs_total counter\n"

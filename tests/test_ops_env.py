@@ -59,7 +59,7 @@ BAD_PRODUCTION_MESSAGES = {
 
 def outcome_of(result, rule):
     for line in result.outlines:
-        if f"test_env_rule[{rule}]" in line and " - " not in line:
+        if f"test_env[env.{rule}]" in line and " - " not in line:
             for word in ("PASSED", "FAILED", "SKIPPED"):
                 if word in line:
                     return word

@@ -1,7 +1,8 @@
 """The suite's pytest glue: option checks, the production guard, required services."""
 import pytest
 
-from fixtures.targets import LocalTarget, ServiceUnavailable
+from fixtures.services import Service, ServiceUnavailable
+from fixtures.targets import ThrowawayTarget
 from tests.conftest import run_ops_tests
 from tests.test_envspec import PRODUCTION
 
@@ -67,7 +68,8 @@ class Broken:
 def test_a_service_that_failed_to_start_fails_every_later_test_the_same_way(tmp_path):
     broken, unavailable = Broken(), Broken()
     unavailable.start = lambda: (_ for _ in ()).throw(ServiceUnavailable("no binaries"))
-    target = LocalTarget(tmp_path, services={"broken": broken, "unavailable": unavailable})
+    target = ThrowawayTarget(tmp_path, services={"broken": Service("broken", 0, {}, broken),
+                                                 "unavailable": Service("unavailable", 0, {}, unavailable)})
     try:
         for _ in range(2):
             with pytest.raises(RuntimeError, match="the broken service failed to start: port 5432 is taken"):

@@ -9,10 +9,11 @@ from pathlib import Path
 import port_for
 import pytest
 
-from fixtures import targets
 from fixtures.moto_server import MotoStandin
 from fixtures.ports import PortReservation
-from fixtures.targets import LocalTarget, ServiceUnavailable
+from fixtures import services
+from fixtures.services import Service, ServiceUnavailable
+from fixtures.targets import ThrowawayTarget
 
 
 def _ephemeral_range() -> range:
@@ -69,12 +70,12 @@ def test_a_targets_services_have_distinct_held_ports_and_waste_none(tmp_path, ki
     # Constructing a target starts nothing (the container target needs no engine for this).
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResourceWarning)  # a reservation dropped without release
+        runtime = None
         if kind == "container":
-            from fixtures.containers import ContainerTarget
+            from fixtures.containers import ContainerRuntime, ContainerSettings
 
-            target = ContainerTarget(tmp_path)
-        else:
-            target = LocalTarget(tmp_path)
+            runtime = ContainerRuntime(ContainerSettings())
+        target = ThrowawayTarget(tmp_path, runtime=runtime)
         try:
             ports = {name: service.port for name, service in target.services.items()}
             assert set(ports) == {"postgres", "vault", "aws", "service"}, ports
@@ -87,54 +88,47 @@ def test_a_targets_services_have_distinct_held_ports_and_waste_none(tmp_path, ki
     assert not leaks, leaks
 
 
-class Holder:
+def holder() -> Service:
     """A service that holds a port from construction on, as the real ones do."""
+    reservation = PortReservation()
 
-    name = "holder"
-    made: list[Holder] = []
+    class Release:
+        def start(self) -> None:
+            pass
 
-    def __init__(self, workdir=None, options=None):
-        self.reservation = PortReservation()
-        self.port = self.reservation.port
-        Holder.made.append(self)
+        def stop(self) -> None:
+            reservation.release()
 
-    def env(self) -> dict[str, str]:
-        return {}
-
-    def start(self) -> None:
-        pass
-
-    def stop(self) -> None:
-        self.reservation.release()
+    return Service("holder", reservation.port, {}, Release())
 
 
-class Unconstructible:
-    def __init__(self, workdir, options=None):
+def test_a_target_that_fails_half_way_releases_the_ports_already_held(tmp_path, monkeypatch):
+    # A later service cannot be built: the earlier ones' ports are given back.
+    built: list[Service] = []
+    real_build = services.postgres.build
+
+    def postgres_build(*args, **kwargs):
+        built.append(real_build(*args, **kwargs))
+        return built[-1]
+
+    def unbuildable(*args, **kwargs):
         raise OSError("no room for this service")
 
-
-@pytest.fixture
-def holders(monkeypatch):
-    monkeypatch.setattr(Holder, "made", [])
-    yield Holder.made
-    for holder in Holder.made:  # whatever the test's outcome
-        holder.stop()
-
-
-def test_a_target_that_fails_half_way_releases_the_ports_already_held(tmp_path, monkeypatch, holders):
-    # A later service cannot be constructed: the earlier one's port is given back.
-    monkeypatch.setattr(targets, "LOCAL_SERVICES", {"first": f"{__name__}:Holder",
-                                                    "second": f"{__name__}:Unconstructible"})
+    monkeypatch.setattr(services.postgres, "build", postgres_build)
+    monkeypatch.setattr(services.vault, "build", unbuildable)
     with pytest.raises(OSError, match="no room for this service"):
-        LocalTarget(tmp_path)
-    (first,) = holders
+        ThrowawayTarget(tmp_path)
+    (first,) = built
     assert _can_bind(first.port), "a service built before the failing one kept its port"
 
-    # Every service was constructed, but the env file cannot be written.
-    given = Holder()
-    with pytest.raises(FileNotFoundError):
-        LocalTarget(tmp_path / "no-such-directory", services={"holder": given})
-    assert _can_bind(given.port), "the target that failed to write its env file kept its services' ports"
+    # Every service was built, but the env file cannot be written.
+    given = holder()
+    try:
+        with pytest.raises(FileNotFoundError):
+            ThrowawayTarget(tmp_path / "no-such-directory", services={"holder": given})
+        assert _can_bind(given.port), "the target that failed to write its env file kept its services' ports"
+    finally:
+        given.stop()
 
 
 @pytest.mark.timeout(60)

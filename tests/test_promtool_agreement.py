@@ -1,4 +1,4 @@
-"""flash_green_ops/promlint.py agrees with the reference linter, ``promtool check metrics``.
+"""flash_green_ops/metrics/promlint.py agrees with the reference linter, ``promtool check metrics``.
 
 Both run on the same inputs: node_exporter's real expositions (tests/data/) and a set of
 broken ones written here. They must reach the same verdict (clean / lint problems / does not
@@ -16,8 +16,8 @@ import subprocess
 
 import pytest
 
-from flash_green_ops.exposition import ExpositionError
-from flash_green_ops.promlint import CURRENT, LEGACY, lint_text
+from flash_green_ops.metrics.exposition import ExpositionError
+from flash_green_ops.metrics.promlint import CURRENT, LEGACY, lint_text
 from tests.conftest import REPO, skip_unless_ci
 
 SAMPLES = REPO / "tests" / "data"

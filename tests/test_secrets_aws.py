@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 import pytest
 
 from fixtures.moto_server import REGION, MotoStandin
-from fixtures.targets import random_secret
+from fixtures.services import random_secret
 from flash_green_ops import redact, secrets
 from flash_green_ops.findings import Status
 from tests.conftest import REPO, closed_port
-from tests.secrets_scenarios import bundle, check_scenario, check_unreachable, context_of, env_file, the
+from tests.secrets_scenarios import step, bundle, check_scenario, check_unreachable, context_of, env_file, the
 
 SECRET_ID = "flash-green/bundle"
 
@@ -116,13 +116,13 @@ def test_unreachable_endpoint_fails_within_the_timeout(pytester, aws_setup, list
 # -- the rest of the AWS behaviour, in process -------------------------------------------------
 
 def run(s: AwsSetup, tmp_path, **settings):
-    return secrets.preflight(context_of(env_file(tmp_path, s.env), **settings))
+    return step(context_of(env_file(tmp_path, s.env), **settings))
 
 
 def test_healthy_secret_passes_and_sets_the_bundle(aws_setup, tmp_path):
     ctx = context_of(env_file(tmp_path, aws_setup.env))
-    findings = secrets.preflight(ctx)
-    assert [f.check for f in findings] == ["secrets.backend", *secrets.AWS_CHECKS]
+    findings = step(ctx)
+    assert [f.check for f in findings] == ["secrets.backend", *secrets.aws.CHECKS]
     assert all(f.status is Status.PASS for f in findings), [f.message for f in findings]
     same = ctx.bundle == aws_setup.values  # compared, never printed
     assert same, "ctx.bundle is not the bundle stored in Secrets Manager"
@@ -213,9 +213,9 @@ def test_preflight_imports_only_the_backend_it_uses(aws_setup, tmp_path):
     path = env_file(tmp_path, aws_setup.env)
     code = ("import sys; from flash_green_ops import cli, secrets;"
             "assert 'hvac' not in sys.modules and 'boto3' not in sys.modules, 'imported too early';"
-            "p = cli.Parser(); cli.add_env_options(p);"
+            "from flash_green_ops import settings; p = cli.Parser(); settings.add_options(p.add_argument, settings.ENV_OPTIONS);"
             f"ctx = cli.load_context(p.parse_args(['--env-file', {str(path)!r}]));"
-            "fs = secrets.preflight(ctx);"
+            "fs = [f for f in secrets.run(ctx) if f.applies];"
             "assert 'boto3' in sys.modules and 'hvac' not in sys.modules, 'hvac imported for AWS';"
             "print([f.status.value for f in fs])")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)

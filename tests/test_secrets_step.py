@@ -7,22 +7,24 @@ import json
 import pytest
 
 from fixtures.moto_server import REGION
-from fixtures.targets import LocalTarget, random_secret
+from fixtures.services import random_secret
+from fixtures.targets import ThrowawayTarget
+from flash_green_ops.errors import BundleUnavailable
 from flash_green_ops import redact, secrets
-from flash_green_ops.context import make_context
+from flash_green_ops.preflight import new_context
 from flash_green_ops.contract import load_contract
 from flash_green_ops.envfile import parse_env_text, read_env_file
 from flash_green_ops.findings import Status
 from flash_green_ops.settings import Settings
 from tests.conftest import assert_no_secrets, port_is_free, run_script
-from tests.secrets_scenarios import SECRET_PATH, bundle, context_of, env_file, run_secrets_tests, the
+from tests.secrets_scenarios import step, SECRET_PATH, bundle, context_of, env_file, run_secrets_tests, the
 
 VAULT = "VAULT_ADDR=http://127.0.0.1:9\nVAULT_TOKEN=hvs.choice-test-token\nVAULT_SECRET_PATH=secret/x\n"
 AWS = "AWS_SECRETS_REGION=eu-west-1\nAWS_SECRETS_ID=flash-green/bundle\n"
 
 
 def choose(text: str, environment: str | None = None):
-    ctx = make_context(parse_env_text(text, "choice.env"), load_contract(), Settings(environment=environment))
+    ctx = new_context(parse_env_text(text, "choice.env"), load_contract(), Settings(environment=environment))
     return secrets.choose_backend(ctx)
 
 
@@ -75,8 +77,8 @@ def test_partial_vault_settings_name_the_missing_keys():
 
 
 def test_no_backend_means_only_the_backend_finding():
-    ctx = make_context(parse_env_text("APP_ENV=staging\n", "none.env"), load_contract(), Settings())
-    assert [f.check for f in secrets.preflight(ctx)] == ["secrets.backend"]
+    ctx = new_context(parse_env_text("APP_ENV=staging\n", "none.env"), load_contract(), Settings())
+    assert [f.check for f in step(ctx)] == ["secrets.backend"]
 
 
 # -- load_bundle: what the database step reuses ------------------------------------------------
@@ -95,9 +97,9 @@ def healthy_vault_env(vault_standin, tmp_path):
 def test_load_bundle_loads_once_and_returns_strings(vault_standin, healthy_vault_env):
     path, values, _ = healthy_vault_env
     ctx = context_of(path)
-    first = secrets.load_bundle(ctx)
+    first = ctx.secret_bundle()
     requests_after_first = len(vault_standin.state.requests)
-    second = secrets.load_bundle(ctx)
+    second = ctx.secret_bundle()
     same = first == values and second is first and ctx.bundle is first
     assert same, "load_bundle did not return the stored bundle, once"
     assert len(vault_standin.state.requests) == requests_after_first, "the second call asked Vault again"
@@ -106,25 +108,25 @@ def test_load_bundle_loads_once_and_returns_strings(vault_standin, healthy_vault
 def test_load_bundle_after_preflight_reuses_its_result(vault_standin, healthy_vault_env):
     path, _, _ = healthy_vault_env
     ctx = context_of(path)
-    secrets.preflight(ctx)
+    step(ctx)
     vault_standin.configure(sealed=True)  # a new read would fail now
-    assert set(secrets.load_bundle(ctx)) >= {"DB_PASSWORD", "API_SIGNING_KEY"}
+    assert set(ctx.secret_bundle()) >= {"DB_PASSWORD", "API_SIGNING_KEY"}
 
 
 def test_load_bundle_says_why_it_cannot(vault_standin, healthy_vault_env):
     path, values, token = healthy_vault_env
     vault_standin.write(SECRET_PATH, bundle(API_SIGNING_KEY=None))
-    with pytest.raises(secrets.BundleUnavailable) as raised:
-        secrets.load_bundle(context_of(path))
+    with pytest.raises(BundleUnavailable) as raised:
+        context_of(path).secret_bundle()
     message = str(raised.value)
     assert message.startswith("secrets.bundle: secret/flash-green (KV v2) lacks API_SIGNING_KEY")
     assert_no_secrets([token, *values.values()], message)
 
 
 def test_load_bundle_without_a_backend():
-    ctx = make_context(parse_env_text("APP_ENV=staging\n", "none.env"), load_contract(), Settings())
-    with pytest.raises(secrets.BundleUnavailable, match="^secrets.backend: no secret backend configured$"):
-        secrets.load_bundle(ctx)
+    ctx = new_context(parse_env_text("APP_ENV=staging\n", "none.env"), load_contract(), Settings())
+    with pytest.raises(BundleUnavailable, match="^secrets.backend: no secret backend configured$"):
+        ctx.secret_bundle()
 
 
 # -- the CLI ---------------------------------------------------------------------------------------
@@ -185,19 +187,19 @@ def test_cli_without_a_backend_skips_and_exits_0(tmp_path):
 # -- the local target's stand-ins, and the runbook suite on them ------------------------------
 
 def test_local_target_serves_a_valid_bundle_from_both_backends(tmp_path):
-    target = LocalTarget(tmp_path)
+    target = ThrowawayTarget(tmp_path)
     try:
         target.ensure("vault")
         target.ensure("aws")
         contract = load_contract()
-        vault_ctx = make_context(read_env_file(target.env_file), contract, Settings())
-        aws_ctx = make_context(read_env_file(target.write_env("local-aws.env", {"SECRETS_BACKEND": "aws"})),
+        vault_ctx = new_context(read_env_file(target.env_file), contract, Settings())
+        aws_ctx = new_context(read_env_file(target.write_env("local-aws.env", {"SECRETS_BACKEND": "aws"})),
                                contract, Settings())
         for ctx in (vault_ctx, aws_ctx):
-            findings = secrets.preflight(ctx)
+            findings = step(ctx)
             assert all(f.status is Status.PASS for f in findings), [f.message for f in findings]
-        assert the(secrets.preflight(vault_ctx), "secrets.backend").message.startswith("using Vault")
-        assert the(secrets.preflight(aws_ctx), "secrets.backend").message.startswith("using AWS Secrets Manager")
+        assert the(step(vault_ctx), "secrets.backend").message.startswith("using Vault")
+        assert the(step(aws_ctx), "secrets.backend").message.startswith("using AWS Secrets Manager")
         # The bundle's DB_PASSWORD opens the local PostgreSQL: it is the password in DATABASE_URL.
         password = redact.url_password(vault_ctx.values["DATABASE_URL"])
         same = vault_ctx.bundle["DB_PASSWORD"] == password == aws_ctx.bundle["DB_PASSWORD"]
@@ -211,21 +213,25 @@ def test_local_target_serves_a_valid_bundle_from_both_backends(tmp_path):
 def test_local_env_files_pass_the_env_contract(tmp_path):
     from flash_green_ops import envspec
 
-    target = LocalTarget(tmp_path)
+    target = ThrowawayTarget(tmp_path)
     try:
         for path in (target.env_file, target.write_env("local-aws.env", {"SECRETS_BACKEND": "aws"})):
-            ctx = make_context(read_env_file(path), load_contract(), Settings())
-            failures = [f.message for f in envspec.preflight(ctx) if f.status is Status.FAIL]
+            ctx = new_context(read_env_file(path), load_contract(), Settings())
+            failures = [f.message for f in envspec.run(ctx) if f.status is Status.FAIL]
             assert not failures, failures
     finally:
         target.close()
 
 
 def test_runbook_secrets_tests_pass_on_the_local_target_against_both_backends(pytester):
-    result = run_secrets_tests(pytester, "-v")
-    result.assert_outcomes(passed=8)
-    result.stdout.fnmatch_lines(["*test_bundle_holds_every_required_key?vault? PASSED*",
-                                 "*test_bundle_holds_every_required_key?aws? PASSED*"], consecutive=False)
+    result = run_secrets_tests(pytester, "-v", "-rs")
+    # Each backend's own checks pass; the other backend's are skipped, saying why.
+    result.assert_outcomes(passed=8, skipped=4)
+    result.stdout.fnmatch_lines(["*test_secrets?vault-secrets.bundle? PASSED*",
+                                 "*test_secrets?aws-secrets.bundle? PASSED*"], consecutive=False)
+    result.stdout.fnmatch_lines(["*secrets.aws_secret not a check of Vault: using Vault*",
+                                 "*secrets.vault_health not a check of AWS Secrets Manager: using AWS*"],
+                                consecutive=False)
 
 
 def test_runbook_secrets_tests_skip_without_a_backend(pytester, tmp_path):

@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 import pytest
 from werkzeug.wrappers import Response
 
-from fixtures.targets import random_secret
+from fixtures.services import random_secret
 from fixtures.vault_standin import VaultStandin
 from fixtures.wsgi_server import ThreadedWsgiServer
 from flash_green_ops import redact, secrets
 from flash_green_ops.findings import Status
 from tests.conftest import REPO, assert_no_secrets
-from tests.secrets_scenarios import (SECRET_PATH, bundle, check_scenario, check_unreachable, context_of,
+from tests.secrets_scenarios import (step, SECRET_PATH, bundle, check_scenario, check_unreachable, context_of,
                                      env_file, the)
 
 
@@ -145,13 +145,13 @@ def test_unreachable_vault_fails_within_the_timeout(pytester, vault_setup, liste
 # -- the rest of the Vault behaviour, in process -----------------------------------------------
 
 def run(s: VaultSetup, tmp_path, **settings):
-    return secrets.preflight(context_of(env_file(tmp_path, s.env), **settings))
+    return step(context_of(env_file(tmp_path, s.env), **settings))
 
 
 def test_healthy_vault_passes_and_sets_the_bundle(vault_setup, tmp_path):
     ctx = context_of(env_file(tmp_path, vault_setup.env))
-    findings = secrets.preflight(ctx)
-    assert [f.check for f in findings] == ["secrets.backend", *secrets.VAULT_CHECKS]
+    findings = step(ctx)
+    assert [f.check for f in findings] == ["secrets.backend", *secrets.vault.CHECKS]
     assert all(f.status is Status.PASS for f in findings), [f.message for f in findings]
     assert the(findings, "secrets.vault_mount").message == "secret/flash-green is in secret/, a KV version 2 mount"
     same = ctx.bundle == vault_setup.values  # compared, never printed
@@ -170,7 +170,7 @@ def test_loaded_values_are_registered_secret_at_once(vault_standin, tmp_path):
     # Compared, never printed: a failing `mask(unseen) == ...` would show the secret itself.
     unregistered = redact.mask(unseen) == unseen
     assert unregistered, "the value was registered before the step read it"
-    secrets.preflight(context_of(env_file(tmp_path, env)))
+    step(context_of(env_file(tmp_path, env)))
     registered = redact.mask(unseen) == redact.MASK
     assert registered, "the value the step read is not masked afterwards"
 
@@ -262,11 +262,11 @@ def test_vault_namespace_is_sent_and_scopes_token_and_mount(vault_standin, tmp_p
     vault_standin.write(SECRET_PATH, bundle(), namespace="trading")
     env = {"VAULT_ADDR": vault_standin.url, "VAULT_TOKEN": token, "VAULT_SECRET_PATH": SECRET_PATH}
 
-    without = secrets.preflight(context_of(env_file(tmp_path, env)))
+    without = step(context_of(env_file(tmp_path, env)))
     assert the(without, "secrets.vault_token").status is Status.FAIL
 
     vault_standin.state.requests.clear()
-    with_ns = secrets.preflight(context_of(env_file(tmp_path, {**env, "VAULT_NAMESPACE": "trading"})))
+    with_ns = step(context_of(env_file(tmp_path, {**env, "VAULT_NAMESPACE": "trading"})))
     assert all(f.status is Status.PASS for f in with_ns), [f.message for f in with_ns]
     assert "(namespace trading)" in the(with_ns, "secrets.vault_health").message
     assert {ns for _, path, ns in vault_standin.state.requests if path != "/v1/sys/health"} == {"trading"}
@@ -313,15 +313,15 @@ def test_vault_cacert_is_honoured(tmp_path):
         vault.write(SECRET_PATH, bundle())
         env = {"VAULT_ADDR": vault.url, "VAULT_TOKEN": token, "VAULT_SECRET_PATH": SECRET_PATH}
 
-        untrusted = the(secrets.preflight(context_of(env_file(tmp_path, env))), "secrets.vault_health")
+        untrusted = the(step(context_of(env_file(tmp_path, env))), "secrets.vault_health")
         assert untrusted.status is Status.FAIL and "TLS verification failed" in untrusted.message
         assert "set VAULT_CACERT to the CA bundle" in untrusted.message
 
-        trusted = secrets.preflight(context_of(env_file(tmp_path, {**env, "VAULT_CACERT": cert})))
+        trusted = step(context_of(env_file(tmp_path, {**env, "VAULT_CACERT": cert})))
         assert all(f.status is Status.PASS for f in trusted), [f.message for f in trusted]
 
         no_file = env_file(tmp_path, {**env, "VAULT_CACERT": str(tmp_path / "nope.pem")})
-        missing = the(secrets.preflight(context_of(no_file)), "secrets.vault_health")
+        missing = the(step(context_of(no_file)), "secrets.vault_health")
         assert missing.status is Status.FAIL and "which is not a readable file" in missing.message
 
 
@@ -329,7 +329,7 @@ def test_not_a_vault_at_the_address(tmp_path):
     page = Response("<html>a web page</html>", mimetype="text/html")
     with ThreadedWsgiServer(page, "not-vault") as server:
         env = {"VAULT_ADDR": server.url, "VAULT_TOKEN": "hvs.abcdefghijkl", "VAULT_SECRET_PATH": SECRET_PATH}
-        health = the(secrets.preflight(context_of(env_file(tmp_path, env))), "secrets.vault_health")
+        health = the(step(context_of(env_file(tmp_path, env))), "secrets.vault_health")
     assert health.status is Status.FAIL and "HTTP 200 but not Vault's health JSON" in health.message
 
 
@@ -337,9 +337,9 @@ def test_preflight_imports_only_the_backend_it_uses(vault_setup, tmp_path):
     path = env_file(tmp_path, vault_setup.env)
     code = ("import sys; from flash_green_ops import cli, secrets, preflight;"
             "assert 'hvac' not in sys.modules and 'boto3' not in sys.modules, 'imported too early';"
-            "p = cli.Parser(); cli.add_env_options(p);"
+            "from flash_green_ops import settings; p = cli.Parser(); settings.add_options(p.add_argument, settings.ENV_OPTIONS);"
             f"ctx = cli.load_context(p.parse_args(['--env-file', {str(path)!r}]));"
-            "fs = secrets.preflight(ctx);"
+            "fs = [f for f in secrets.run(ctx) if f.applies];"
             "assert 'hvac' in sys.modules and 'boto3' not in sys.modules, 'boto3 imported for Vault';"
             "print([f.status.value for f in fs])")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
@@ -359,7 +359,7 @@ def test_unexpected_answers_are_a_failure_not_a_traceback(tmp_path):
     health_json = Response('{"initialized": true, "sealed": false, "standby": false}', mimetype="application/json")
     with ThreadedWsgiServer(health_json, "health-everywhere") as server:
         env = {"VAULT_ADDR": server.url, "VAULT_TOKEN": "hvs.abcdefghijkl", "VAULT_SECRET_PATH": SECRET_PATH}
-        findings = secrets.preflight(context_of(env_file(tmp_path, env)))
+        findings = step(context_of(env_file(tmp_path, env)))
     token = the(findings, "secrets.vault_token")
     assert token.status is Status.FAIL and "unexpected answer while checking (KeyError" in token.message
     assert the(findings, "secrets.bundle").status is Status.SKIP

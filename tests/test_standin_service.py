@@ -6,15 +6,15 @@ import time
 
 import pytest
 
-from fixtures.standin_service import LocalFlashGreen
+from fixtures.services import flash_green
 from flash_green_ops import metrics
-from flash_green_ops.exposition import format_of, parse
-from flash_green_ops.promlint import RULESETS, lint_families
+from flash_green_ops.metrics.exposition import format_of, parse
+from flash_green_ops.metrics.promlint import RULESETS, lint_families
 
 
 @pytest.fixture
 def standin(tmp_path):
-    service = LocalFlashGreen(tmp_path)
+    service = flash_green.build(tmp_path)
     try:
         service.start()
         yield service
@@ -23,17 +23,17 @@ def standin(tmp_path):
 
 
 def scrape(service, accept=metrics.PROMETHEUS_ACCEPT):
-    response = metrics.http_get(f"{service.url}/metrics", 5, accept)
+    response = metrics.http_get(f"{service.env['SERVICE_URL']}/metrics", 5, accept)
     assert response.status == 200
     return parse(response.body, format_of(response.content_type))
 
 
 def test_env_points_the_step_at_it(tmp_path):
-    service = LocalFlashGreen(tmp_path)
+    service = flash_green.build(tmp_path)
     try:
-        assert service.env() == {"SERVICE_URL": f"http://127.0.0.1:{service.port}",
-                                 "METRICS_PORT": str(service.port)}
-        assert metrics.scrape_url(service.env()) == f"http://127.0.0.1:{service.port}/metrics"
+        assert service.env == {"SERVICE_URL": f"http://127.0.0.1:{service.port}",
+                               "METRICS_PORT": str(service.port)}
+        assert metrics.scrape_url(service.env) == f"http://127.0.0.1:{service.port}/metrics"
     finally:
         service.stop()  # never started: releases the port it holds
 
@@ -65,15 +65,15 @@ def test_it_serves_real_metrics_that_move(standin):
 
 
 def test_health_says_ok(standin):
-    response = metrics.http_get(f"{standin.url}/health", 5)
+    response = metrics.http_get(f"{standin.env['SERVICE_URL']}/health", 5)
     assert (response.status, response.body) == (200, b'{"status": "ok"}')
 
 
 def test_stop_ends_the_process_and_frees_the_port(tmp_path):
-    service = LocalFlashGreen(tmp_path)
+    service = flash_green.build(tmp_path)
     try:
         service.start()
-        process = service.process
+        process = service.executor.process.process  # mirakuru's executor, and its Popen
         started = time.monotonic()
         service.stop()
         assert process.returncode is not None and time.monotonic() - started < 5
@@ -88,11 +88,21 @@ def test_a_start_that_fails_says_why_and_leaves_nothing(tmp_path):
     blocker = socket.socket()
     blocker.bind(("127.0.0.1", 0))
     blocker.listen(1)
-    service = LocalFlashGreen(tmp_path)
-    service.port = blocker.getsockname()[1]  # taken: the process cannot listen there
+    executor = flash_green.ProcessExecutor(Taken(blocker.getsockname()[1]), tmp_path)
     try:
-        with pytest.raises(RuntimeError, match="exited with code 1 before answering.*Address already in use"):
-            service.start()
+        # mirakuru sees something answering there before it starts the process at all.
+        with pytest.raises(RuntimeError, match="did not answer .*/health: AlreadyRunning: .*different service listening"):
+            executor.start()
     finally:
         blocker.close()
-    assert service.process is None
+    assert executor.process is None
+
+
+class Taken:
+    """A port another socket holds: the process cannot listen there."""
+
+    def __init__(self, port: int):
+        self.port = port
+
+    def release(self) -> None:
+        pass

@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 import requests
 
-from fixtures.vault_standin import LocalVault, VaultStandin
+from fixtures.services import make_bundle, vault
+from fixtures.vault_standin import VaultStandin
 from tests.conftest import port_is_free
 
 TIMEOUT = 5
@@ -191,10 +192,10 @@ def test_stop_closes_the_port():
     assert port_is_free(port)
 
 
-def test_local_vault_serves_the_env_it_describes(tmp_path):
-    service = LocalVault(tmp_path)  # holds its port from here on: stopped on every exit path
+def test_local_vault_serves_the_env_it_describes():
+    service = vault.build(make_bundle("a-db-password-1234"))  # holds its port from here on
     try:
-        env = service.env()
+        env = service.env
         assert set(env) == {"VAULT_ADDR", "VAULT_TOKEN", "VAULT_SECRET_PATH", "SECRETS_BACKEND"}
         assert env["VAULT_ADDR"] == f"http://127.0.0.1:{service.port}"
         service.start()

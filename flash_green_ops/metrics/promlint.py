@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from flash_green_ops.exposition import TEXT, Family, parse, series_key
+from flash_green_ops.metrics.exposition import TEXT, Family, parse, series_key
 
 CURRENT, LEGACY = "current", "client_golang-1.14"
 RULESETS = (CURRENT, LEGACY)

@@ -52,7 +52,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from flash_green_ops.alembic_state import alembic_revision
+from flash_green_ops.errors import UsageError
 from flash_green_ops.files import read_bytes
+from flash_green_ops.findings import failed, passed
 
 FORMAT_VERSION = 1
 
@@ -127,12 +130,6 @@ WHERE c.relkind = 'S' AND {_SYSTEM_SCHEMAS} AND {_NOT_EXTENSION_MEMBER}
 ORDER BY n.nspname, c.relname
 """
 
-ALEMBIC_SQL = f"""
-SELECT n.nspname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relname = 'alembic_version' AND c.relkind IN ('r', 'p') AND {_SYSTEM_SCHEMAS}
-ORDER BY n.nspname = 'public' DESC, n.nspname LIMIT 1
-"""
-
 IDENTITY_SQL = """
 SELECT pg_catalog.current_setting('server_version'),
        pg_catalog.current_setting('server_version_num')::int,
@@ -145,7 +142,7 @@ SELECT pg_catalog.current_setting('server_version'),
 """
 
 
-class ManifestError(Exception):
+class ManifestError(UsageError):
     """A manifest file that cannot be used (missing, unreadable, not a manifest): exit code 2."""
 
 
@@ -441,18 +438,6 @@ def _sequences(conn) -> dict[str, dict]:
     return result
 
 
-def alembic_revision(conn) -> str | None:
-    """The Alembic revision(s) in ``alembic_version`` (comma-separated when branched), or None."""
-    from psycopg import sql
-
-    row = conn.execute(ALEMBIC_SQL).fetchone()
-    if row is None:
-        return None
-    versions = conn.execute(sql.SQL("SELECT version_num FROM {} ORDER BY 1").format(
-        sql.Identifier(row[0], "alembic_version"))).fetchall()
-    return ",".join(v for (v,) in versions) or None
-
-
 # --------------------------------------------------------------------------------------------
 # Reading
 
@@ -512,8 +497,6 @@ def _shape_problems(data) -> list[str]:
 
 def compare(expected: Manifest, actual: Manifest, where: str) -> list:
     """The findings of checking ``actual`` (a restored database) against ``expected``."""
-    from flash_green_ops.findings import passed
-
     findings = []
     exp_v, act_v = expected.data["server"].get("version"), actual.data["server"].get("version")
     findings.append(passed("restore.server_version",
@@ -527,8 +510,6 @@ def compare(expected: Manifest, actual: Manifest, where: str) -> list:
 
 
 def _verdict(check: str, problems: list[str], ok: str, where: str) -> list:
-    from flash_green_ops.findings import failed, passed
-
     if not problems:
         return [passed(check, ok, where)]
     return [failed(check, problem, where) for problem in problems]
@@ -582,26 +563,22 @@ def compare_schema(expected: Manifest, actual: Manifest, where: str) -> list:
 
 
 def compare_content(expected: Manifest, actual: Manifest, where: str) -> list:
-    from flash_green_ops.findings import failed, passed
-
-    findings, equal = [], 0
-    for name in sorted(set(expected.tables) & set(actual.tables)):
+    """restore.rows: every table's row count; restore.content: the content hash of every table
+    whose row count matches (a table with another count is named once, under restore.rows)."""
+    common = sorted(set(expected.tables) & set(actual.tables))
+    rows, content = [], []
+    for name in common:
         e, a = expected.tables[name], actual.tables[name]
         if e["rows"] != a["rows"]:
-            findings.append(failed("restore.rows",
-                                   f"{name}: {e['rows']} rows in the manifest, {a['rows']} in the restored "
-                                   f"database {where}", where))
+            rows.append(f"{name}: {e['rows']} rows in the manifest, {a['rows']} in the restored database {where}")
         elif e["hash"] != a["hash"]:
-            findings.append(failed("restore.content",
-                                   f"{name}: same row count ({e['rows']}) but the content hash differs: "
-                                   f"at least one value changed since the backup", where))
-        else:
-            equal += 1
-    if not findings:
-        total = sum(t["rows"] for t in expected.tables.values())
-        findings.append(passed("restore.content",
-                               f"{equal} tables, {total} rows: row counts and content hashes match the manifest", where))
-    return findings
+            content.append(f"{name}: same row count ({e['rows']}) but the content hash differs: "
+                           f"at least one value changed since the backup")
+    total = sum(expected.tables[name]["rows"] for name in common)
+    return (_verdict("restore.rows", rows, f"{len(common)} tables, {total} rows: every row count matches the "
+                                           f"manifest", where)
+            + _verdict("restore.content", content, f"{len(common) - len(rows)} tables: content hashes match "
+                                                   f"the manifest", where))
 
 
 def next_value(seq: dict) -> int:

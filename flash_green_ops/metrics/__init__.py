@@ -4,7 +4,7 @@ scrapes, and ask the service's /health.
 One :class:`MetricsProbe` per run: it scrapes once (and a second time, ``metrics_interval``
 later, for the stability check) and each check reads the cached result, so the preflight CLI
 and the runbook tests (one test per check) share the scrape and the code. Parsing and linting
-are pure functions in flash_green_ops/exposition.py and flash_green_ops/promlint.py.
+are pure functions in flash_green_ops/metrics/exposition.py and flash_green_ops/metrics/promlint.py.
 """
 from __future__ import annotations
 
@@ -16,13 +16,15 @@ from urllib.parse import urlsplit, urlunsplit
 
 from flash_green_ops import redact
 from flash_green_ops.context import RunContext
-from flash_green_ops.exposition import (OPENMETRICS, TEXT, Exposition, ExpositionError, format_of, parse, quote_line,
-                                series_key)
-from flash_green_ops.findings import Finding, failed, passed, skipped, warned
-from flash_green_ops.promlint import CURRENT, lint_families
-from flash_green_ops.secrets import connection_reason
+from flash_green_ops.contract import Contract
+from flash_green_ops.findings import Finding, failed, passed, skipped, timed, warned
+from flash_green_ops.metrics.exposition import (OPENMETRICS, TEXT, Exposition, ExpositionError, format_of, parse,
+                                                quote_line, series_key)
+from flash_green_ops.metrics.promlint import CURRENT, lint_families
+from flash_green_ops.neterrors import connection_reason
 
 STAGE = "metrics"
+CHECKS = tuple(f"{STAGE}.{name}" for name in ("scrape", "parse", "lint", "required", "stable", "health"))
 DEFAULT_METRICS_PORT = 8000
 # What a Prometheus server sends when it scrapes, so the service answers us as it answers it.
 PROMETHEUS_ACCEPT = ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
@@ -403,12 +405,12 @@ def _json_status(body: bytes):
     return document.get("status") if isinstance(document, dict) else None
 
 
-def preflight(ctx: RunContext) -> list[Finding]:
-    """The metrics stage of the preflight CLI: one finding per check."""
-    findings = []
+def check_ids(contract: Contract) -> tuple[str, ...]:
+    return CHECKS
+
+
+def run(ctx: RunContext) -> list[Finding]:
+    """The metrics step: one finding per check, all over one pair of scrapes."""
     probe = MetricsProbe(ctx)
-    for check in (probe.scrape, probe.parse, probe.lint, probe.required, probe.stable, probe.health):
-        started = time.monotonic()
-        finding = check()
-        findings.append(finding.with_stage(STAGE, time.monotonic() - started))
-    return findings
+    return [timed(check) for check in (probe.scrape, probe.parse, probe.lint, probe.required, probe.stable,
+                                        probe.health)]

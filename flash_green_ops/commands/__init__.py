@@ -1,0 +1,1 @@
+"""The command lines the runbook names; each is also a console script (pyproject.toml)."""

@@ -1,0 +1,32 @@
+"""Preflight: check the env, the secret backend and the database before a deploy.
+
+Exit codes: 0 every check passed (warnings allowed), 1 a check failed, 2 bad invocation or input.
+"""
+from __future__ import annotations
+
+import sys
+
+from flash_green_ops import cli, preflight, report, settings
+
+
+def main(argv=None) -> int:
+    parser = cli.Parser(prog=cli.prog(), description=__doc__)
+    settings.add_options(parser.add_argument)
+    parser.add_argument("--stage", action="append", choices=list(preflight.STAGES), metavar="STAGE",
+                        help=f"stage to run, repeatable: {', '.join(preflight.STAGES)} "
+                             f"(default: {' '.join(preflight.DEFAULT_STAGES)})")
+    parser.add_argument("--format", choices=["text", "json"], default="text")
+    args = parser.parse_args(argv)
+
+    ctx = cli.load_context(args)
+    findings = preflight.run_stages(ctx, args.stage or preflight.DEFAULT_STAGES)
+    if args.format == "json":
+        sys.stdout.write(report.render_json(findings, environment=ctx.environment, source=ctx.source.name))
+    else:
+        sys.stdout.write(report.render_text(findings))
+    return report.exit_code(findings)
+
+
+def console() -> None:
+    """The ``flash-green-preflight`` console script (and scripts/preflight_check.py)."""
+    sys.exit(cli.run(main))
