@@ -230,6 +230,7 @@ def test_failing_test_leaves_no_container(pytester, monkeypatch, engine, network
     report = pytester.path / "names.json"
     monkeypatch.setenv("FG_REPORT", str(report))
     monkeypatch.setenv("FG_MODE", "fail")
+    monkeypatch.setenv("PYTHONPATH", str(REPO))  # the probe's rootdir is elsewhere: fixtures/ from the repo
     result = pytester.runpytest_subprocess(*_probe_args(pytester, network, postgres_image), timeout=300)
     result.assert_outcomes(failed=1)
     names = json.loads(report.read_text())
@@ -250,7 +251,7 @@ SIGINT_DEFAULT_THEN_PYTEST = (
 
 def test_ctrl_c_leaves_no_container(pytester, engine, network, postgres_image):
     report = pytester.path / "names.json"
-    env = dict(os.environ, FG_REPORT=str(report), FG_MODE="hang")
+    env = dict(os.environ, FG_REPORT=str(report), FG_MODE="hang", PYTHONPATH=str(REPO))
     process = subprocess.Popen(
         [sys.executable, "-c", SIGINT_DEFAULT_THEN_PYTEST, *_probe_args(pytester, network, postgres_image)],
         cwd=pytester.path, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
