@@ -28,8 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable from
 import psycopg  # noqa: E402
 
 from fixtures.pgcluster import LocalCluster  # noqa: E402
+from flash_green_ops import database  # noqa: E402
 from flash_green_ops.credentials import database_endpoint  # noqa: E402
-from flash_green_ops.pg import DatabaseUnreachable  # noqa: E402
+from flash_green_ops.pg import LIBPQ_MIN_CONNECT_TIMEOUT, DatabaseUnreachable  # noqa: E402
 from flash_green_ops.preflight import new_context  # noqa: E402
 from flash_green_ops.contract import load_contract  # noqa: E402
 from flash_green_ops.envfile import parse_env_text  # noqa: E402
@@ -69,9 +70,9 @@ def main() -> int:
 
     # libpq's connect_timeout is whole seconds, 0 means "wait forever" and anything under 2 is
     # taken as 2: int(0.5) would be 0. The baseline gets the nearest timeout libpq can do.
-    libpq_timeout = max(database.LIBPQ_MIN_CONNECT_TIMEOUT, math.ceil(args.timeout))
+    libpq_timeout = max(LIBPQ_MIN_CONNECT_TIMEOUT, math.ceil(args.timeout))
     # The suite's documented deadline: --timeout, but libpq's 2 s floor for the first attempt.
-    limit = max(args.timeout, database.LIBPQ_MIN_CONNECT_TIMEOUT) + 1
+    limit = max(args.timeout, LIBPQ_MIN_CONNECT_TIMEOUT) + 1
     with silent_listener("127.0.0.1") as port, silent_listener("127.0.0.2", port):
         silent = f"postgresql://bench:bench-password@127.0.0.1:{port},127.0.0.2:{port}/bench"
         started = time.monotonic()
