@@ -474,15 +474,16 @@ def test_backup_interrupted_kills_pg_dump_and_leaves_nothing(pg_cluster, chinook
 
 # Started as root, the child drops to uid 65534 before running the script: the interpreter and
 # its libraries live under /root, which that user may not even traverse, so what the script
-# imports is imported first.
+# imports is imported first, and the command is called as scripts/backup.py calls it (the
+# checkout itself may not be readable by that user either: CI clones into a private directory).
 _AS_NOBODY = """
-import os, pkgutil, runpy, sys  # pkgutil: runpy.run_path imports it
+import os, sys
 import flash_green_ops.backup, flash_green_ops.commands.backup, flash_green_ops.preflight
 os.setgroups([])
 os.setgid(65534)
 os.setuid(65534)
 sys.argv = sys.argv[1:]
-runpy.run_path(sys.argv[0], run_name="__main__")
+flash_green_ops.commands.backup.console()
 """
 
 

@@ -38,9 +38,9 @@ def main(argv=None) -> int:
     from flash_green_ops import backup  # lazy: psycopg costs import time
 
     lock_wait = args.lock_wait_timeout or backup.DEFAULT_LOCK_WAIT_TIMEOUT
-    ctx = cli.load_context(args)
     output = Path(args.output)
-    backup.check_backup_invocation(output, args.format, args.jobs, args.compress, lock_wait)
+    backup.check_backup_invocation(output, args.format, args.jobs, args.compress, lock_wait)  # before the env
+    ctx = cli.load_context(args)
     try:
         result = backup.backup(backup.source_endpoint(ctx), output, fmt=args.format, jobs=args.jobs,
                                compress=args.compress, lock_wait_timeout=lock_wait)

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 
 from flash_green_ops import redact
-from flash_green_ops.findings import Finding, failed, passed, skipped
+from flash_green_ops.findings import Finding, failed, passed, skipped, timed
 
 
 def human_duration(seconds: float) -> str:
@@ -69,14 +68,16 @@ def timed_check(check_id: str, where: str | None, check: Callable[[], tuple[Find
     """Run one check, timing it. A backend answering in a shape nobody expected (a proxy's
     page, a truncated body) is the environment's fault: a FAIL that names the error's type,
     not a traceback."""
-    started = time.monotonic()
-    try:
-        finding, result = check()
-    except Exception as exc:  # noqa: BLE001 - turned into a finding, masked
-        finding, result = failed(check_id, redact.mask(
-            f"unexpected answer while checking ({type(exc).__name__}: {exc}): expected the documented API "
-            f"of the secret backend; check the address in the env file"), where), None
-    return finding.with_stage(finding.stage, time.monotonic() - started), result
+
+    def guarded() -> tuple[Finding, object]:
+        try:
+            return check()
+        except Exception as exc:  # noqa: BLE001 - turned into a finding, masked
+            return failed(check_id, redact.mask(
+                f"unexpected answer while checking ({type(exc).__name__}: {exc}): expected the documented API "
+                f"of the secret backend; check the address in the env file"), where), None
+
+    return timed(guarded)
 
 
 def skip_rest(checks: tuple[str, ...], after: Finding, where: str | None) -> list[Finding]:
