@@ -48,6 +48,19 @@ def bundle(**overrides) -> dict[str, str]:
     return values
 
 
+def healthy_vault(bao, values: dict[str, str], ttl: str = "720h") -> dict[str, str]:
+    """On a reset OpenBao server (the ``bao`` fixture): KV v2 at secret/ holding ``values`` at
+    flash-green, and a token that may read it. Returns the env that points at it."""
+    client = bao.client()
+    client.sys.enable_secrets_engine("kv", path="secret", options={"version": "2"})
+    client.secrets.kv.v2.create_or_update_secret(path="flash-green", mount_point="secret", secret=values)
+    client.sys.create_or_update_policy("flash-green", 'path "secret/*" { capabilities = ["read", "list"] }\n')
+    token = client.auth.token.create(policies=["default", "flash-green"], ttl=ttl)["auth"]["client_token"]
+    redact.register(token)
+    return {"VAULT_ADDR": bao.url, "VAULT_CACERT": str(bao.ca_path), "VAULT_TOKEN": token,
+            "VAULT_SECRET_PATH": SECRET_PATH}
+
+
 def env_file(directory: Path, values: dict[str, str], name: str = "secrets.env") -> Path:
     return write_env_file(directory / name, values, "written by the secrets step's tests")
 

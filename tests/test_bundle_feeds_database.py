@@ -7,19 +7,18 @@ from fixtures.services import random_secret
 from flash_green_ops.errors import BundleUnavailable
 from flash_green_ops.credentials import database_endpoint
 from tests.conftest import SilentListener, assert_no_secrets, run_script
-from tests.secrets_scenarios import step, SECRET_PATH, bundle, context_of, env_file
+from tests.secrets_scenarios import SECRET_PATH, bundle, context_of, env_file, healthy_vault, step
 
 
-def test_database_step_connects_with_the_bundles_password(pg_database, vault_standin, tmp_path):
-    vault_standin.enable_kv("secret", version=2)
-    token = vault_standin.create_token()
-    vault_standin.write(SECRET_PATH, bundle(DB_PASSWORD=pg_database.password))
+def test_database_step_connects_with_the_bundles_password(pg_database, bao, tmp_path):
+    vault = healthy_vault(bao, bundle(DB_PASSWORD=pg_database.password))
+    token = vault["VAULT_TOKEN"]
     cluster = pg_database.cluster
     path = env_file(tmp_path, {
         "APP_ENV": "staging", "API_KEY": "k-feeds-db-1234", "CLIENT_CERT_SUBJECT_HEADER": "X-S",
         "DB_HOST": cluster.host, "DB_PORT": str(cluster.port), "DB_NAME": pg_database.name,
         "DB_USER": pg_database.user,  # no DB_PASSWORD: it is in the bundle
-        "VAULT_ADDR": vault_standin.url, "VAULT_TOKEN": token, "VAULT_SECRET_PATH": SECRET_PATH,
+        **vault,
     })
     # The whole preflight (secrets loads the bundle, db uses it) and the db stage alone.
     for args in ((), ("--stage", "db")):
@@ -29,7 +28,8 @@ def test_database_step_connects_with_the_bundles_password(pg_database, vault_sta
         assert_no_secrets([pg_database.password, token], result.stdout, result.stderr)
 
     # Without the bundle's password the same database refuses: the bundle really was used.
-    vault_standin.write(SECRET_PATH, bundle(DB_PASSWORD="not-the-password-0000"))
+    bao.client().secrets.kv.v2.create_or_update_secret(path="flash-green", mount_point="secret",
+                                                       secret=bundle(DB_PASSWORD="not-the-password-0000"))
     result = run_script("preflight_check.py", "--env-file", path, "--stage", "db")
     assert result.returncode == 1
     assert "FAIL db.reachable" in result.stdout and "password authentication failed" in result.stdout

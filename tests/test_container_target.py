@@ -29,6 +29,7 @@ from tests.conftest import REPO, assert_no_secrets, run_ops_tests, skip_unless_c
 
 POSTGRES_IMAGE = os.environ.get("FLASHGREEN_POSTGRES_IMAGE", "flashgreen/postgres:15-local")
 MOTO_IMAGE = os.environ.get("FLASHGREEN_MOTO_IMAGE", "flashgreen/moto:5.0.14-local")
+VAULT_IMAGE = os.environ.get("FLASHGREEN_VAULT_IMAGE", "flashgreen/openbao:2.7-local")
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +66,11 @@ def postgres_image(engine) -> str:
 @pytest.fixture(scope="module")
 def moto_image(engine) -> str:
     return _local_image(engine, MOTO_IMAGE, "ci/build_moto_image.sh")
+
+
+@pytest.fixture(scope="module")
+def vault_image(engine) -> str:
+    return _local_image(engine, VAULT_IMAGE, "ci/build_openbao_image.sh")
 
 
 def _our_containers(engine) -> set[str]:
@@ -194,6 +200,24 @@ def test_aws_items_pass_against_a_moto_container(pytester, engine, network, moto
     vault = containers.DEFAULT_IMAGES["vault"]
     if not engine.images.list(name=vault):  # Vault's items skip, naming the image
         assert any(f"image {vault} is not on the Docker engine" in reason for reason in _skip_reasons(result))
+    assert _our_containers(engine) <= before
+
+
+def test_vault_items_pass_against_an_openbao_container(pytester, engine, network, vault_image):
+    """OpenBao in dev mode, seeded through its API like the local server: a deploy token, the
+    bundle in KV v2 and v1. Every Vault check runs; none skips."""
+    before = _our_containers(engine)
+    result = run_ops_tests(pytester, "--target", "container", "--docker-network", network, "--vault-image",
+                           vault_image, "--require-service", "vault", "-m", "secrets", "-k", "vault-", "-rA",
+                           timeout=300)
+    outcomes = result.parseoutcomes()
+    assert result.ret == pytest.ExitCode.OK, result.outlines[-20:]
+    for check in ("secrets.backend", "secrets.vault_health", "secrets.vault_token", "secrets.vault_mount",
+                  "secrets.bundle"):
+        assert any(line.startswith("PASSED") and line.endswith(f"test_secrets.py::test_secrets[vault-{check}]")
+                   for line in result.outlines), check
+    assert outcomes.get("skipped", 0) == 1, outcomes  # secrets.aws_secret: not a check of Vault
+    assert any(line.startswith(f"started vault: {vault_image} as flashgreen-") for line in result.outlines)
     assert _our_containers(engine) <= before
 
 

@@ -17,7 +17,7 @@ from flash_green_ops.envfile import parse_env_text, read_env_file
 from flash_green_ops.findings import Status
 from flash_green_ops.settings import Settings
 from tests.conftest import assert_no_secrets, port_is_free, run_script
-from tests.secrets_scenarios import step, SECRET_PATH, bundle, context_of, env_file, run_secrets_tests, the
+from tests.secrets_scenarios import step, healthy_vault, bundle, context_of, env_file, run_secrets_tests, the
 
 VAULT = "VAULT_ADDR=http://127.0.0.1:9\nVAULT_TOKEN=hvs.choice-test-token\nVAULT_SECRET_PATH=secret/x\n"
 AWS = "AWS_SECRETS_REGION=eu-west-1\nAWS_SECRETS_ID=flash-green/bundle\n"
@@ -84,38 +84,35 @@ def test_no_backend_means_only_the_backend_finding():
 # -- load_bundle: what the database step reuses ------------------------------------------------
 
 @pytest.fixture
-def healthy_vault_env(vault_standin, tmp_path):
-    token = vault_standin.create_token()
-    vault_standin.enable_kv("secret")
+def healthy_vault_env(bao, tmp_path):
     values = bundle()
-    vault_standin.write(SECRET_PATH, values)
-    path = env_file(tmp_path, {"VAULT_ADDR": vault_standin.url, "VAULT_TOKEN": token,
-                               "VAULT_SECRET_PATH": SECRET_PATH})
-    return path, values, token
+    env = healthy_vault(bao, values)
+    return env_file(tmp_path, env), values, env["VAULT_TOKEN"]
 
 
-def test_load_bundle_loads_once_and_returns_strings(vault_standin, healthy_vault_env):
+def test_load_bundle_loads_once_and_returns_strings(bao, healthy_vault_env):
     path, values, _ = healthy_vault_env
     ctx = context_of(path)
     first = ctx.secret_bundle()
-    requests_after_first = len(vault_standin.state.requests)
+    bao.seal()  # a second request would fail now
     second = ctx.secret_bundle()
     same = first == values and second is first and ctx.bundle is first
-    assert same, "load_bundle did not return the stored bundle, once"
-    assert len(vault_standin.state.requests) == requests_after_first, "the second call asked Vault again"
+    assert same, "the bundle was not the stored one, or was asked for again"
 
 
-def test_load_bundle_after_preflight_reuses_its_result(vault_standin, healthy_vault_env):
+def test_load_bundle_after_preflight_reuses_its_result(bao, healthy_vault_env):
     path, _, _ = healthy_vault_env
     ctx = context_of(path)
     step(ctx)
-    vault_standin.configure(sealed=True)  # a new read would fail now
+    bao.seal()  # a new read would fail now
     assert set(ctx.secret_bundle()) >= {"DB_PASSWORD", "API_SIGNING_KEY"}
 
 
-def test_load_bundle_says_why_it_cannot(vault_standin, healthy_vault_env):
+def test_load_bundle_says_why_it_cannot(bao, healthy_vault_env):
     path, values, token = healthy_vault_env
-    vault_standin.write(SECRET_PATH, bundle(API_SIGNING_KEY=None))
+    missing = bundle(API_SIGNING_KEY=None)
+    values = {**values, **missing}
+    bao.client().secrets.kv.v2.create_or_update_secret(path="flash-green", mount_point="secret", secret=missing)
     with pytest.raises(BundleUnavailable) as raised:
         context_of(path).secret_bundle()
     message = str(raised.value)
@@ -154,12 +151,11 @@ def test_cli_exits_0_for_a_healthy_aws_secret(moto_standin, tmp_path):
     assert all(c["stage"] == "secrets" and c["status"] == "PASS" for c in document["checks"])
 
 
-def test_cli_vault_min_ttl_option(vault_standin, tmp_path):
-    token = vault_standin.create_token(ttl=2 * 3600 + 30)
-    vault_standin.enable_kv("secret")
+def test_cli_vault_min_ttl_option(bao, tmp_path):
     values = bundle()
-    vault_standin.write(SECRET_PATH, values)
-    path = env_file(tmp_path, {"VAULT_ADDR": vault_standin.url, "VAULT_TOKEN": token, "VAULT_SECRET_PATH": SECRET_PATH})
+    env = healthy_vault(bao, values, ttl=f"{2 * 3600 + 30}s")
+    token = env["VAULT_TOKEN"]
+    path = env_file(tmp_path, env)
     warned = run_script("preflight_check.py", "--stage", "secrets", "--env-file", path)
     relaxed = run_script("preflight_check.py", "--stage", "secrets", "--env-file", path, "--vault-min-ttl", "1h")
     # First: a failing assertion below prints the runs' output.

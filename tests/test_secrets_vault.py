@@ -1,40 +1,59 @@
-"""The secrets step against Vault: every failure provoked for real with the Vault stand-in.
+"""The secrets step against Vault's API: every failure provoked for real on an OpenBao server.
 
-Each scenario is judged in process (the finding and its message) and as operators see it:
-the preflight CLI's text and JSON and the runbook suite's JUnit XML, none of which may hold the
-token or a bundle value.
+The server is the real ``bao`` (fixtures/openbao.py): TLS with a CA the tests made, one per
+session, reset before each test. Each state is produced on it as production would meet it:
+sealed (sys/seal), never initialised (a second server), denied (a policy), expiring (a
+short-TTL token), soft-deleted (the latest KV v2 version deleted), a namespace. Each scenario is
+judged in process (the finding and its message) and as operators see it: the preflight CLI's
+text and JSON and the runbook suite's JUnit XML, none of which may hold a token or a value.
+
+Three answers no single OpenBao server gives are served by a few lines of werkzeug instead (each
+says so): a standby node, a performance standby, and a Vault older than 0.10 (no mounts lookup).
 """
 from __future__ import annotations
 
-import datetime
-import ipaddress
+import json
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 import pytest
 from werkzeug.wrappers import Response
 
+from fixtures.openbao import BaoServer
+from fixtures.ports import PortReservation
 from fixtures.services import random_secret
-from fixtures.vault_standin import VaultStandin
 from fixtures.wsgi_server import ThreadedWsgiServer
 from flash_green_ops import redact, secrets
 from flash_green_ops.findings import Status
 from tests.conftest import REPO, assert_no_secrets
-from tests.secrets_scenarios import (step, SECRET_PATH, bundle, check_scenario, check_unreachable, context_of,
-                                     env_file, the)
+from tests.secrets_scenarios import (SECRET_PATH, bundle, check_scenario, check_unreachable, context_of, env_file,
+                                     step, the)
+
+# What the env's token may do: read every KV path of the test (and list, so the mount lookup,
+# which needs some capability inside the mount, answers).
+READ_ALL = ('path "secret/*" { capabilities = ["read", "list"] }\n'
+            'path "kv1/*" { capabilities = ["read", "list"] }\n'
+            'path "teams/*" { capabilities = ["read", "list"] }\n')
+
+
+def make_token(client, policies=("default", "flash-green"), ttl: str | None = "720h") -> str:
+    token = client.auth.token.create(policies=list(policies), ttl=ttl)["auth"]["client_token"]
+    redact.register(token)
+    return token
 
 
 @dataclass
 class VaultSetup:
-    """A healthy Vault: a token valid for 30 days, KV v2 at secret/, a valid bundle."""
+    """A healthy OpenBao: KV v2 at secret/ holding a valid bundle, a 30-day token that may read it."""
 
-    vault: VaultStandin
-    # Not in the repr: pytest prints fixtures' reprs on failure, truncated past masking.
-    token: str = field(repr=False)
+    bao: BaoServer
+    token: str = field(repr=False)  # not in the repr: pytest prints fixtures' reprs on failure
     values: dict[str, str] = field(repr=False)
     env: dict[str, str] = field(repr=False)
+    cleanup: ExitStack = field(default_factory=ExitStack, repr=False)
     extra_secrets: list[str] = field(default_factory=list, repr=False)
 
     @property
@@ -42,50 +61,63 @@ class VaultSetup:
         values = [self.token, self.env["VAULT_TOKEN"], *self.values.values(), *self.extra_secrets]
         return [v for v in values if v]  # an empty value is no probe: "" is in every text
 
-    def write(self, values: dict[str, str]) -> None:
+    @property
+    def client(self):
+        return self.bao.client()
+
+    def write(self, values: dict[str, str], path: str = "flash-green", mount: str = "secret") -> None:
         self.extra_secrets += list(values.values())
-        self.vault.write(SECRET_PATH, values)
+        self.client.secrets.kv.v2.create_or_update_secret(path=path, mount_point=mount, secret=values)
+
+    def use_token(self, **kwargs) -> None:
+        self.env["VAULT_TOKEN"] = make_token(self.client, **kwargs)
 
 
 @pytest.fixture
-def vault_setup(vault_standin) -> VaultSetup:
-    token = vault_standin.create_token(ttl=30 * 86400, policies=("default", "flash-green"))
-    vault_standin.enable_kv("secret", version=2)
+def vault_setup(bao) -> VaultSetup:
+    client = bao.client()
+    client.sys.enable_secrets_engine("kv", path="secret", options={"version": "2"})
+    client.sys.create_or_update_policy("flash-green", READ_ALL)
     values = bundle()
-    vault_standin.write(SECRET_PATH, values)
-    env = {"VAULT_ADDR": vault_standin.url, "VAULT_TOKEN": token, "VAULT_SECRET_PATH": SECRET_PATH}
-    return VaultSetup(vault_standin, token, values, env)
+    client.secrets.kv.v2.create_or_update_secret(path="flash-green", mount_point="secret", secret=values)
+    token = make_token(client)
+    env = {"VAULT_ADDR": bao.url, "VAULT_CACERT": str(bao.ca_path), "VAULT_TOKEN": token,
+           "VAULT_SECRET_PATH": SECRET_PATH}
+    setup = VaultSetup(bao, token, values, env)
+    with setup.cleanup:
+        yield setup
 
 
-# -- the failures the issue names, each seen in every output ------------------------------------
+# -- the failures the README names, each seen in every output -----------------------------------
 
 def sealed(s: VaultSetup):
-    s.vault.configure(sealed=True)
-
-
-def standby(s: VaultSetup):
-    s.vault.configure(standby=True)
+    s.bao.seal()  # the fixture's reset unseals it for the next test
 
 
 def uninitialised(s: VaultSetup):
-    s.vault.configure(initialized=False)
+    fresh = BaoServer(PortReservation(), s.bao.directory.parent, initialise=False)
+    s.cleanup.callback(fresh.stop)
+    fresh.start()
+    s.env.update(VAULT_ADDR=fresh.url, VAULT_CACERT=str(fresh.ca_path))
 
 
 def invalid_token(s: VaultSetup):
-    s.env["VAULT_TOKEN"] = f"hvs.{random_secret('not-a-token')}"
+    s.env["VAULT_TOKEN"] = random_secret("s.not-a-token")
 
 
 def expired_token(s: VaultSetup):
-    s.env["VAULT_TOKEN"] = s.vault.create_token(ttl=600, issued=time.time() - 3600)
+    s.use_token(ttl="1s")
+    time.sleep(1.5)
 
 
 def token_near_expiry(s: VaultSetup):
     # 2h and a margin, so the remaining time still reads "2h" a few seconds later.
-    s.env["VAULT_TOKEN"] = s.vault.create_token(ttl=2 * 3600 + 30)
+    s.use_token(ttl=f"{2 * 3600 + 30}s")
 
 
 def forbidden(s: VaultSetup):
-    s.vault.set_policy("flash-green", deny=["secret/data/flash-green"])
+    # May list the mount (the mount lookup answers), may not read the secret.
+    s.client.sys.create_or_update_policy("flash-green", 'path "secret/metadata/*" { capabilities = ["list"] }\n')
 
 
 def not_found(s: VaultSetup):
@@ -93,8 +125,11 @@ def not_found(s: VaultSetup):
 
 
 def kv_v1(s: VaultSetup):
-    s.vault.enable_kv("secret", version=1)  # replaces the v2 mount
-    s.write(bundle())
+    s.client.sys.enable_secrets_engine("kv", path="kv1", options={"version": "1"})
+    values = bundle()
+    s.extra_secrets += list(values.values())
+    s.client.secrets.kv.v1.create_or_update_secret(path="flash-green", mount_point="kv1", secret=values)
+    s.env["VAULT_SECRET_PATH"] = "kv1/flash-green"
 
 
 def missing_key(s: VaultSetup):
@@ -107,8 +142,6 @@ def empty_key(s: VaultSetup):
 
 SCENARIOS = [
     pytest.param(sealed, "secrets.vault_health", "FAIL", "is sealed (sys/health answered HTTP 503)", id="sealed"),
-    pytest.param(standby, "secrets.vault_health", "FAIL", "is a standby node (sys/health answered HTTP 429)",
-                 id="standby"),
     pytest.param(uninitialised, "secrets.vault_health", "FAIL",
                  "is not initialised (sys/health answered HTTP 501)", id="uninitialised"),
     pytest.param(invalid_token, "secrets.vault_token", "FAIL",
@@ -122,7 +155,7 @@ SCENARIOS = [
                  "has no secret at secret/flash-green-missing (HTTP 404 on secret/data/flash-green-missing: "
                  "no secret there)", id="404"),
     pytest.param(kv_v1, "secrets.bundle", "PASS",
-                 "secret/flash-green (KV v1) holds DB_PASSWORD, API_SIGNING_KEY, each non-empty", id="kv-v1"),
+                 "kv1/flash-green (KV v1) holds DB_PASSWORD, API_SIGNING_KEY, each non-empty", id="kv-v1"),
     pytest.param(missing_key, "secrets.bundle", "FAIL", "secret/flash-green (KV v2) lacks API_SIGNING_KEY",
                  id="missing-key"),
     pytest.param(empty_key, "secrets.bundle", "FAIL", "secret/flash-green (KV v2) has an empty DB_PASSWORD",
@@ -153,36 +186,34 @@ def test_healthy_vault_passes_and_sets_the_bundle(vault_setup, tmp_path):
     findings = step(ctx)
     assert [f.check for f in findings] == ["secrets.backend", *secrets.vault.CHECKS]
     assert all(f.status is Status.PASS for f in findings), [f.message for f in findings]
+    assert "is initialised, unsealed and active (version 2." in the(findings, "secrets.vault_health").message
     assert the(findings, "secrets.vault_mount").message == "secret/flash-green is in secret/, a KV version 2 mount"
     same = ctx.bundle == vault_setup.values  # compared, never printed
     assert same, "ctx.bundle is not the bundle stored in Vault"
     assert all(f.duration > 0 for f in findings[1:]), "each check times itself"
 
 
-def test_loaded_values_are_registered_secret_at_once(vault_standin, tmp_path):
-    token = vault_standin.create_token()
-    vault_standin.enable_kv("secret")
-    # Not registered by the stand-in, so only the step's own reading can register it.
+def test_loaded_values_are_registered_secret_at_once(vault_setup, tmp_path):
+    # Written straight through the API, so only the step's own reading can register it.
     unseen = random_secret("never-registered-before")
-    vault_standin.write(SECRET_PATH, {"DB_PASSWORD": unseen, "API_SIGNING_KEY": random_secret("k")},
-                        register=False)
-    env = {"VAULT_ADDR": vault_standin.url, "VAULT_TOKEN": token, "VAULT_SECRET_PATH": SECRET_PATH}
+    vault_setup.client.secrets.kv.v2.create_or_update_secret(
+        path="flash-green", mount_point="secret", secret={"DB_PASSWORD": unseen, "API_SIGNING_KEY": "k-123456"})
     # Compared, never printed: a failing `mask(unseen) == ...` would show the secret itself.
     unregistered = redact.mask(unseen) == unseen
     assert unregistered, "the value was registered before the step read it"
-    step(context_of(env_file(tmp_path, env)))
+    run(vault_setup, tmp_path)
     registered = redact.mask(unseen) == redact.MASK
     assert registered, "the value the step read is not masked afterwards"
 
 
 def test_token_that_never_expires_passes(vault_setup, tmp_path):
-    vault_setup.env["VAULT_TOKEN"] = vault_setup.vault.create_token(ttl=None, policies=("root",))
+    vault_setup.env["VAULT_TOKEN"] = vault_setup.bao.root_token
     token = the(run(vault_setup, tmp_path), "secrets.vault_token")
     assert token.status is Status.PASS and "never expires (policies: root)" in token.message
 
 
 def test_vault_min_ttl_sets_the_warning_threshold(vault_setup, tmp_path):
-    vault_setup.env["VAULT_TOKEN"] = vault_setup.vault.create_token(ttl=2 * 3600 + 30)
+    vault_setup.use_token(ttl=f"{2 * 3600 + 30}s")
     relaxed = the(run(vault_setup, tmp_path, vault_min_ttl=3600), "secrets.vault_token")
     assert relaxed.status is Status.PASS and "valid for 2h more" in relaxed.message
     strict = the(run(vault_setup, tmp_path, vault_min_ttl=3 * 86400), "secrets.vault_token")
@@ -190,23 +221,19 @@ def test_vault_min_ttl_sets_the_warning_threshold(vault_setup, tmp_path):
 
 
 def test_sealed_vault_skips_the_checks_that_need_it(vault_setup, tmp_path):
-    vault_setup.vault.configure(sealed=True)
+    vault_setup.bao.seal()
     findings = run(vault_setup, tmp_path)
     assert [f.status.value for f in findings] == ["PASS", "FAIL", "SKIP", "SKIP", "SKIP"]
 
 
-def test_performance_standby_is_named(vault_setup, tmp_path):
-    vault_setup.vault.configure(performance_standby=True)
-    health = the(run(vault_setup, tmp_path), "secrets.vault_health")
-    assert "is a performance standby node (sys/health answered HTTP 473)" in health.message
-
-
 def test_mount_lookup_denied_says_so(vault_setup, tmp_path):
-    vault_setup.vault.set_policy("flash-green", deny=["secret"])
-    mount = the(run(vault_setup, tmp_path), "secrets.vault_mount")
+    # A policy that grants nothing inside secret/: the mount lookup itself is refused.
+    vault_setup.client.sys.create_or_update_policy("flash-green", 'path "kv1/*" { capabilities = ["read"] }\n')
+    findings = run(vault_setup, tmp_path)
+    mount = the(findings, "secrets.vault_mount")
     assert mount.status is Status.FAIL
     assert "refused the mount lookup for secret/flash-green (HTTP 403: preflight capability check" in mount.message
-    assert the(run(vault_setup, tmp_path), "secrets.bundle").status is Status.SKIP
+    assert the(findings, "secrets.bundle").status is Status.SKIP
 
 
 def test_path_outside_any_mount_fails_at_the_mount_lookup(vault_setup, tmp_path):
@@ -216,30 +243,20 @@ def test_path_outside_any_mount_fails_at_the_mount_lookup(vault_setup, tmp_path)
 
 
 def test_non_kv_mount_is_named(vault_setup, tmp_path):
-    vault_setup.vault.enable_engine("pki", "pki")
-    vault_setup.env["VAULT_SECRET_PATH"] = "pki/flash-green"
+    vault_setup.client.sys.enable_secrets_engine("pki", path="pki")
+    vault_setup.env.update(VAULT_SECRET_PATH="pki/flash-green", VAULT_TOKEN=vault_setup.bao.root_token)
     mount = the(run(vault_setup, tmp_path), "secrets.vault_mount")
     assert mount.status is Status.FAIL and "in the pki/ mount, a pki secrets engine, not KV" in mount.message
 
 
-def test_older_vault_without_the_mounts_endpoint_reads_kv_v1(vault_setup, tmp_path):
-    """The Vault CLI's rule: a 404 from sys/internal/ui/mounts means KV version 1."""
-    vault_setup.vault.configure(ui_mounts=False)
-    vault_setup.vault.enable_kv("secret", version=1)
-    vault_setup.write(bundle())
-    findings = run(vault_setup, tmp_path)
-    assert "is read as KV version 1, as the Vault CLI does" in the(findings, "secrets.vault_mount").message
-    assert the(findings, "secrets.bundle").status is Status.PASS
-
-
 def test_nested_mount_path_is_split_where_vault_says(vault_setup, tmp_path):
-    vault_setup.vault.enable_kv("teams/trading", version=2)
-    vault_setup.vault.write("teams/trading/flash-green/prod", bundle())
+    vault_setup.client.sys.enable_secrets_engine("kv", path="teams/trading", options={"version": "2"})
+    vault_setup.write(bundle(), path="flash-green/prod", mount="teams/trading")
     vault_setup.env["VAULT_SECRET_PATH"] = "teams/trading/flash-green/prod"
     findings = run(vault_setup, tmp_path)
     assert "is in teams/trading/, a KV version 2 mount" in the(findings, "secrets.vault_mount").message
     bundle_finding = the(findings, "secrets.bundle")
-    assert bundle_finding.status is Status.PASS
+    assert bundle_finding.status is Status.PASS, bundle_finding.message
     assert bundle_finding.where.endswith("/v1/teams/trading/data/flash-green/prod")
 
 
@@ -250,94 +267,137 @@ def test_path_naming_the_mount_itself_fails(vault_setup, tmp_path):
 
 
 def test_deleted_latest_version_is_a_404_that_says_so(vault_setup, tmp_path):
-    vault_setup.vault.delete_latest(SECRET_PATH)
+    vault_setup.client.secrets.kv.v2.delete_latest_version_of_secret(path="flash-green", mount_point="secret")
     finding = the(run(vault_setup, tmp_path), "secrets.bundle")
     assert finding.status is Status.FAIL and "HTTP 404" in finding.message
     assert "its latest version was deleted at" in finding.message
 
 
-def test_vault_namespace_is_sent_and_scopes_token_and_mount(vault_standin, tmp_path):
-    token = vault_standin.create_token(namespace="trading")
-    vault_standin.enable_kv("secret", namespace="trading")
-    vault_standin.write(SECRET_PATH, bundle(), namespace="trading")
-    env = {"VAULT_ADDR": vault_standin.url, "VAULT_TOKEN": token, "VAULT_SECRET_PATH": SECRET_PATH}
+def test_vault_namespace_scopes_token_mount_and_secret_while_health_is_asked_at_the_root(vault_setup, tmp_path):
+    """OpenBao answers sys/health only in the root namespace (400 "operation unavailable in
+    namespaces" inside one): the step asks it there, and everything else in the namespace."""
+    vault_setup.client.sys.create_namespace("trading")
+    inside = vault_setup.bao.client(namespace="trading")
+    inside.sys.enable_secrets_engine("kv", path="secret", options={"version": "2"})
+    inside.sys.create_or_update_policy("flash-green", READ_ALL)
+    values = bundle()
+    inside.secrets.kv.v2.create_or_update_secret(path="flash-green", mount_point="secret", secret=values)
+    token = make_token(inside)
+    env = {**vault_setup.env, "VAULT_TOKEN": token, "VAULT_NAMESPACE": "trading"}
 
-    without = step(context_of(env_file(tmp_path, env)))
-    assert the(without, "secrets.vault_token").status is Status.FAIL
-
-    vault_standin.state.requests.clear()
-    with_ns = step(context_of(env_file(tmp_path, {**env, "VAULT_NAMESPACE": "trading"})))
+    ctx = context_of(env_file(tmp_path, env))
+    with_ns = step(ctx)
     assert all(f.status is Status.PASS for f in with_ns), [f.message for f in with_ns]
     assert "(namespace trading)" in the(with_ns, "secrets.vault_health").message
-    assert {ns for _, path, ns in vault_standin.state.requests if path != "/v1/sys/health"} == {"trading"}
+    same = ctx.bundle == values  # compared, never printed: the namespace's bundle, not the root's
+    assert same, "the bundle was not read in the namespace"
+
+    # Without the namespace the same token finds no such mount: the namespace is really what was sent.
+    without = step(context_of(env_file(tmp_path, {**env, "VAULT_NAMESPACE": ""})))
+    assert the(without, "secrets.vault_mount").status is Status.FAIL
 
 
 def test_process_environment_does_not_leak_into_the_client(vault_setup, tmp_path, monkeypatch):
     """hvac falls back to the process's VAULT_* variables; the env file under check must win."""
     monkeypatch.setenv("VAULT_NAMESPACE", "elsewhere")
-    monkeypatch.setenv("VAULT_TOKEN", "hvs.from-the-process-environment")
+    monkeypatch.setenv("VAULT_TOKEN", "s.from-the-process-environment")
     monkeypatch.setenv("VAULT_CACERT", str(tmp_path / "no-such-ca.pem"))
     findings = run(vault_setup, tmp_path)
     assert all(f.status is Status.PASS for f in findings), [f.message for f in findings]
-    assert {ns for _, _, ns in vault_setup.vault.state.requests} == {""}
 
 
-def _self_signed(directory) -> tuple[str, str]:
-    """A certificate for 127.0.0.1 (IP SAN, so TLS verification can really succeed)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+def test_vault_cacert_is_honoured(vault_setup, tmp_path):
+    untrusted_env = {k: v for k, v in vault_setup.env.items() if k != "VAULT_CACERT"}
+    untrusted = the(step(context_of(env_file(tmp_path, untrusted_env))), "secrets.vault_health")
+    assert untrusted.status is Status.FAIL and "TLS verification failed" in untrusted.message
+    assert "set VAULT_CACERT to the CA bundle" in untrusted.message
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "vault-standin")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = directory / "vault.crt", directory / "vault.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return str(cert_path), str(key_path)
+    trusted = run(vault_setup, tmp_path)  # VAULT_CACERT names the server's CA
+    assert all(f.status is Status.PASS for f in trusted), [f.message for f in trusted]
+
+    vault_setup.env["VAULT_CACERT"] = str(tmp_path / "nope.pem")
+    missing = the(run(vault_setup, tmp_path), "secrets.vault_health")
+    assert missing.status is Status.FAIL and "which is not a readable file" in missing.message
 
 
-def test_vault_cacert_is_honoured(tmp_path):
-    cert, key = _self_signed(tmp_path)
-    with VaultStandin(ssl_context=(cert, key)) as vault:
-        token = vault.create_token()
-        vault.enable_kv("secret")
-        vault.write(SECRET_PATH, bundle())
-        env = {"VAULT_ADDR": vault.url, "VAULT_TOKEN": token, "VAULT_SECRET_PATH": SECRET_PATH}
+# -- answers no single OpenBao server gives: a few lines of werkzeug --------------------------
 
-        untrusted = the(step(context_of(env_file(tmp_path, env))), "secrets.vault_health")
-        assert untrusted.status is Status.FAIL and "TLS verification failed" in untrusted.message
-        assert "set VAULT_CACERT to the CA bundle" in untrusted.message
+def canned(routes: dict[str, Response]) -> ThreadedWsgiServer:
+    """A loopback HTTP server answering ``routes`` (path -> response), 404 elsewhere."""
 
-        trusted = step(context_of(env_file(tmp_path, {**env, "VAULT_CACERT": cert})))
-        assert all(f.status is Status.PASS for f in trusted), [f.message for f in trusted]
+    def app(environ, start_response):
+        response = routes.get(environ.get("PATH_INFO", ""), Response("{}", status=404, mimetype="application/json"))
+        return response(environ, start_response)
 
-        no_file = env_file(tmp_path, {**env, "VAULT_CACERT": str(tmp_path / "nope.pem")})
-        missing = the(step(context_of(no_file)), "secrets.vault_health")
-        assert missing.status is Status.FAIL and "which is not a readable file" in missing.message
+    return ThreadedWsgiServer(app, "canned-vault")
+
+
+def health(status: int, **flags) -> Response:
+    body = {"initialized": True, "sealed": False, "standby": False, "version": "1.15.6", **flags}
+    return Response(json.dumps(body), status=status, mimetype="application/json")
+
+
+@pytest.mark.parametrize("status, flags, fragment", [
+    (429, {"standby": True}, "is a standby node (sys/health answered HTTP 429)"),
+    (473, {"standby": True, "performance_standby": True}, "is a performance standby node (sys/health answered "
+                                                          "HTTP 473)"),
+])
+def test_standby_nodes_are_named(tmp_path, status, flags, fragment):
+    """A single OpenBao server is never a standby: the answer Vault documents, served canned."""
+    with canned({"/v1/sys/health": health(status, **flags)}) as server:
+        env = {"VAULT_ADDR": server.url, "VAULT_TOKEN": "s.abcdefghijkl", "VAULT_SECRET_PATH": SECRET_PATH}
+        finding = the(step(context_of(env_file(tmp_path, env))), "secrets.vault_health")
+    assert finding.status is Status.FAIL and fragment in finding.message
+
+
+def test_older_vault_without_the_mounts_endpoint_reads_kv_v1(tmp_path):
+    """The Vault CLI's rule: a 404 from sys/internal/ui/mounts (Vault before 0.10) means KV
+    version 1. No such old server can be had: its answers, canned."""
+    values = bundle()
+    routes = {"/v1/sys/health": health(200),
+              "/v1/auth/token/lookup-self": Response(json.dumps({"data": {"ttl": 0, "policies": ["root"]}}),
+                                                     mimetype="application/json"),
+              "/v1/secret/flash-green": Response(json.dumps({"data": values}), mimetype="application/json")}
+    with canned(routes) as server:
+        env = {"VAULT_ADDR": server.url, "VAULT_TOKEN": "s.abcdefghijkl", "VAULT_SECRET_PATH": SECRET_PATH}
+        findings = step(context_of(env_file(tmp_path, env)))
+    assert "is read as KV version 1, as the Vault CLI does" in the(findings, "secrets.vault_mount").message
+    assert the(findings, "secrets.bundle").status is Status.PASS
 
 
 def test_not_a_vault_at_the_address(tmp_path):
     page = Response("<html>a web page</html>", mimetype="text/html")
     with ThreadedWsgiServer(page, "not-vault") as server:
-        env = {"VAULT_ADDR": server.url, "VAULT_TOKEN": "hvs.abcdefghijkl", "VAULT_SECRET_PATH": SECRET_PATH}
-        health = the(step(context_of(env_file(tmp_path, env))), "secrets.vault_health")
-    assert health.status is Status.FAIL and "HTTP 200 but not Vault's health JSON" in health.message
+        env = {"VAULT_ADDR": server.url, "VAULT_TOKEN": "s.abcdefghijkl", "VAULT_SECRET_PATH": SECRET_PATH}
+        health_finding = the(step(context_of(env_file(tmp_path, env))), "secrets.vault_health")
+    assert health_finding.status is Status.FAIL and "HTTP 200 but not Vault's health JSON" in health_finding.message
+
+
+def test_an_unexpected_health_status_quotes_the_servers_errors(tmp_path):
+    refusal = Response(json.dumps({"errors": ["operation unavailable in namespaces"]}), status=400,
+                       mimetype="application/json")
+    with canned({"/v1/sys/health": refusal}) as server:
+        env = {"VAULT_ADDR": server.url, "VAULT_TOKEN": "s.abcdefghijkl", "VAULT_SECRET_PATH": SECRET_PATH}
+        finding = the(step(context_of(env_file(tmp_path, env))), "secrets.vault_health")
+    assert finding.status is Status.FAIL
+    assert "answered sys/health with HTTP 400: operation unavailable in namespaces but not" in finding.message
+
+
+def test_unexpected_answers_are_a_failure_not_a_traceback(tmp_path):
+    """Something at VAULT_ADDR answers every path with health JSON: lookup-self has no "data"."""
+    with ThreadedWsgiServer(health(200), "health-everywhere") as server:
+        env = {"VAULT_ADDR": server.url, "VAULT_TOKEN": "s.abcdefghijkl", "VAULT_SECRET_PATH": SECRET_PATH}
+        findings = step(context_of(env_file(tmp_path, env)))
+    token = the(findings, "secrets.vault_token")
+    assert token.status is Status.FAIL and "unexpected answer while checking (KeyError" in token.message
+    assert the(findings, "secrets.bundle").status is Status.SKIP
 
 
 def test_preflight_imports_only_the_backend_it_uses(vault_setup, tmp_path):
     path = env_file(tmp_path, vault_setup.env)
-    code = ("import sys; from flash_green_ops import cli, secrets, preflight;"
+    code = ("import sys; from flash_green_ops import cli, secrets, settings;"
             "assert 'hvac' not in sys.modules and 'boto3' not in sys.modules, 'imported too early';"
-            "from flash_green_ops import settings; p = cli.Parser(); settings.add_options(p.add_argument, settings.ENV_OPTIONS);"
+            "p = cli.Parser(); settings.add_options(p.add_argument, settings.ENV_OPTIONS);"
             f"ctx = cli.load_context(p.parse_args(['--env-file', {str(path)!r}]));"
             "fs = [f for f in secrets.run(ctx) if f.applies];"
             "assert 'hvac' in sys.modules and 'boto3' not in sys.modules, 'boto3 imported for Vault';"
@@ -350,16 +410,5 @@ def test_preflight_imports_only_the_backend_it_uses(vault_setup, tmp_path):
 
 def test_unusable_vault_addr_is_one_finding(vault_setup, tmp_path):
     vault_setup.env["VAULT_ADDR"] = "vault.internal:8200"
-    health = the(run(vault_setup, tmp_path), "secrets.vault_health")
-    assert health.status is Status.FAIL and "is not a usable URL (InvalidSchema)" in health.message
-
-
-def test_unexpected_answers_are_a_failure_not_a_traceback(tmp_path):
-    """Something at VAULT_ADDR answers every path with health JSON: lookup-self has no "data"."""
-    health_json = Response('{"initialized": true, "sealed": false, "standby": false}', mimetype="application/json")
-    with ThreadedWsgiServer(health_json, "health-everywhere") as server:
-        env = {"VAULT_ADDR": server.url, "VAULT_TOKEN": "hvs.abcdefghijkl", "VAULT_SECRET_PATH": SECRET_PATH}
-        findings = step(context_of(env_file(tmp_path, env)))
-    token = the(findings, "secrets.vault_token")
-    assert token.status is Status.FAIL and "unexpected answer while checking (KeyError" in token.message
-    assert the(findings, "secrets.bundle").status is Status.SKIP
+    health_finding = the(run(vault_setup, tmp_path), "secrets.vault_health")
+    assert health_finding.status is Status.FAIL and "is not a usable URL (InvalidSchema)" in health_finding.message

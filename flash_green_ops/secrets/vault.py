@@ -83,23 +83,34 @@ def _vault_unreachable(check: str, target: VaultTarget, exc: Exception, api_path
 
 
 def _errors_of(response) -> str:
+    """The server's own ``errors`` (Vault's error texts name paths and reasons, never values)."""
     try:
-        errors = response.json().get("errors") or []
-    except ValueError:
-        errors = []
-    return f": {'; '.join(str(e) for e in errors)}" if errors else ""
+        body = response.json()
+    except (ValueError, AttributeError):
+        return ""
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if not isinstance(errors, list) or not errors:
+        return ""
+    return ": " + redact.mask("; ".join(" ".join(str(e).split()) for e in errors))[:300]
 
 
 def check_vault_health(client, target: VaultTarget, ctx: RunContext) -> Finding:
-    """sys/health: initialised, unsealed, active. Standby and sealed say which."""
+    """sys/health: initialised, unsealed, active. Standby and sealed say which.
+
+    Asked in the root namespace whatever VAULT_NAMESPACE says: OpenBao (and Vault) answer
+    sys/health only there (400 "operation unavailable in namespaces" inside one).
+    """
     import requests
 
     check, api_path = "secrets.vault_health", "sys/health"
     where = target.url(api_path)
+    namespace, client.adapter.namespace = client.adapter.namespace, None
     try:
         response = client.sys.read_health_status(method="GET")
     except requests.exceptions.RequestException as exc:
         return _vault_unreachable(check, target, exc, api_path, ctx)
+    finally:
+        client.adapter.namespace = namespace
     if isinstance(response, dict):
         status, body = 200, response
     else:
@@ -109,8 +120,8 @@ def check_vault_health(client, target: VaultTarget, ctx: RunContext) -> Finding:
         except ValueError:
             body = None
     if not isinstance(body, dict) or "sealed" not in body:
-        return failed(check, f"{target.label()} answered {api_path} with HTTP {status} but not "
-                             f"Vault's health JSON: check that VAULT_ADDR ({ctx.source.where('VAULT_ADDR')}) "
+        return failed(check, f"{target.label()} answered {api_path} with HTTP {status}{_errors_of(response)} but "
+                             f"not Vault's health JSON: check that VAULT_ADDR ({ctx.source.where('VAULT_ADDR')}) "
                              f"points at Vault", where)
     fix_node = "point VAULT_ADDR at the active node (or the cluster's load balancer)"
     if body.get("initialized") is False:
