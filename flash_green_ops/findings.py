@@ -59,7 +59,6 @@ def not_applicable(check: str, message: str, where: str | None = None) -> Findin
     return Finding(check, Status.SKIP, message, where, applies=False)
 
 
-
 def timed(check: Callable[[], T]) -> T:
     """Run one check and put the time it took on its Finding: what ``check`` returns is a
     Finding, or a tuple whose first item is one (a check that also hands back what it read)."""

@@ -108,4 +108,3 @@ def register_env(values: Mapping[str, str], names: Iterable[str], suffixes: Iter
         except Exception:  # unparseable URL: its password cannot be located, so hide it all
             register(value)
             register(_probable_password(value))
-

@@ -453,8 +453,6 @@ def child_pids(pid: int) -> list[int]:
     return [int(p) for p in children.read_text().split()] if children.exists() else []
 
 
-
-
 def test_backup_interrupted_kills_pg_dump_and_leaves_nothing(pg_cluster, chinook, tmp_path):
     """Ctrl-C while pg_dump waits (on a lock, so the signal lands mid-backup every time):
     exit 130, pg_dump killed and reaped, no session left, nothing at PATH."""

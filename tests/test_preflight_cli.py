@@ -113,4 +113,3 @@ def test_bad_invocation_is_one_line_and_exit_2(tmp_path, args, expected):
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert expected.format(tmp=tmp_path) in result.stderr
-

@@ -25,6 +25,7 @@ SAMPLE_FILES = ["node_exporter_e2e.prom", "node_exporter_e2e_darwin.prom", "node
 
 CLEAN, PROBLEMS, UNPARSEABLE = "clean", "lint problems", "does not parse"
 
+
 # Each names what it breaks. h(name, type) writes the HELP and TYPE lines.
 def h(name: str, typ: str | None = None, help_text: str = "Some help.") -> str:
     return f"# HELP {name} {help_text}\n" + (f"# TYPE {name} {typ}\n" if typ else "")

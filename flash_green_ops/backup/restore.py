@@ -13,6 +13,7 @@ from flash_green_ops.backup.manifest import IDENTITY_SQL, RELATION_COUNT_SQL, Ma
 from flash_green_ops.errors import UsageError
 from flash_green_ops.pg import PgEndpoint
 
+
 def server_identity(endpoint: PgEndpoint, timeout: float = DEFAULT_LOCK_WAIT_TIMEOUT) -> dict:
     """System identifier (when readable), database name and OID, and how many user relations.
 
@@ -54,8 +55,8 @@ def same_database(server: dict, identity: dict) -> bool:
 
 
 def check_restore_target(target: PgEndpoint, manifest: Manifest | None = None,
-                          source_identity: dict | None = None,
-                          timeout: float = DEFAULT_LOCK_WAIT_TIMEOUT) -> None:
+                         source_identity: dict | None = None,
+                         timeout: float = DEFAULT_LOCK_WAIT_TIMEOUT) -> None:
     """Refuse the source database itself, and a database that already has tables."""
     identity = server_identity(target, timeout)
     source = manifest.data["server"] if manifest is not None else source_identity
