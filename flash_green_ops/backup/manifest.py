@@ -335,11 +335,15 @@ def describe(conn, *, connect_worker: Callable[[], object] | None = None, snapsh
     method = method or hash_method(version_num)
     if method == TYPED and version_num < 140000:
         raise ManifestError(f"the manifest's row hash ({TYPED}) needs PostgreSQL 14 or newer; this server runs {version}")
+    workers = workers if snapshot and connect_worker else 1
+    # Block ranges only share a large table between workers: one worker scans it whole, as a
+    # range scan per chunk costs twice the time of one plain scan (bench/manifest_profile.py).
+    chunk_blocks = chunk_blocks if workers > 1 else 1 << 62
     jobs = [job for r in data_tables
             for job in _jobs_for(r, schema[r.key]["columns"], method, version_num, chunk_blocks)]
     jobs.sort(key=lambda j: -(j.relation.blocks if j.first_block is None else
                               (j.end_block or j.relation.blocks) - j.first_block))  # largest first
-    results = _run_jobs(conn, jobs, workers if snapshot and connect_worker else 1, connect_worker, snapshot)
+    results = _run_jobs(conn, jobs, workers, connect_worker, snapshot)
     tables = {r.key: {"rows": 0, "hash": 0} for r in data_tables}
     for key, count, total in results:
         tables[key]["rows"] += count
