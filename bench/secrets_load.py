@@ -3,7 +3,7 @@
 
     python bench/secrets_load.py [--repeat N] [--timeout SECONDS]
 
-In one run, against the local stand-ins (the Vault stand-in and moto's server, on loopback):
+In one run, against real servers on loopback (OpenBao with TLS, and moto's server):
 
 1. warm, in process: ``flash_green_ops.secrets.run`` (Vault: health, lookup-self, mount lookup,
    read; AWS: describe + get) against the baseline, one bare read with hvac / boto3; median

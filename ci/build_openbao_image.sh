@@ -43,10 +43,8 @@ if [ ! -s "$tarball" ]; then
 	PY
 	chmod 0755 "$work/root/bin/bao"
 	echo "root:x:0:0:root:/tmp:/bin/bao" > "$work/root/etc/passwd"
-	tar --numeric-owner -C "$work/root" -cf "$tarball.partial" .
-	mv "$tarball.partial" "$tarball"
-	find "$cache" -maxdepth 1 -name "openbao-*.tar" ! -name "${tarball##*/}" -delete
-	echo "root filesystem: $tarball ($(du -h "$tarball" | cut -f1))"
+	rootfs="$work/root"
+	save_rootfs "$tarball"
 fi
 
 import_image "$tarball" "$tag" "$key" \

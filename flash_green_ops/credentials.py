@@ -39,8 +39,7 @@ def database_endpoint(ctx: RunContext, *, require_password: bool = False) -> PgE
             if require_password and not os.environ.get("PGPASSWORD") and _names_secret_backend(ctx):
                 raise PasswordUnavailable(f"the env gives no database password and the secret bundle is "
                                           f"unavailable: {exc}") from None
-    # Whatever its source, the password is secret (from_params registers it too).
-    redact.register(params.get("password"))
+    # Whatever its source, the password is secret: from_params registers it.
     return PgEndpoint.from_params(params, connect_timeout=float(ctx.settings.db_connect_timeout),
                                   source_key=key, where=ctx.source.where(key))
 

@@ -3,7 +3,7 @@ pg_restore) and, through :func:`bin_dirs`, the server binaries of the test clust
 (fixtures/pgcluster.py), so both search the same installations in the same order.
 
 One search for every step, so the database step's pg_dump check (flash_green_ops/database.py) judges
-the very pg_dump the backup (flash_green_ops/backup.py) runs: an explicit bin dir, else PATH, else the
+the very pg_dump the backup (flash_green_ops/backup/) runs: an explicit bin dir, else PATH, else the
 newest /usr/lib/postgresql/<major>/bin (Debian/Ubuntu install clients there, off PATH).
 """
 from __future__ import annotations

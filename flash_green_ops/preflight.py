@@ -33,7 +33,7 @@ def load_runbook_contract(path=None) -> Contract:
 
 def new_context(source: EnvSource, contract: Contract, settings: Settings) -> RunContext:
     """A run's context, with the secrets step as the loader of the secret bundle (DB_PASSWORD)."""
-    return make_context(source, contract, settings, bundle_loader=secrets.load_bundle)
+    return make_context(source, contract, settings, bundle_loader=secrets.run)
 
 
 def run_stages(ctx: RunContext, stages: Sequence[str]) -> list[Finding]:

@@ -14,10 +14,10 @@ def exit_code(findings: Sequence[Finding]) -> int:
     return EXIT_FAILED if any(f.status is Status.FAIL for f in findings) else EXIT_OK
 
 
-def summary(findings: Sequence[Finding], what: str = "preflight") -> str:
+def summary(findings: Sequence[Finding]) -> str:
     count = {s: sum(f.status is s for f in findings) for s in Status}
     # Warnings are passes with something to say; they count as passed, and are listed.
-    return (f"{what}: {count[Status.PASS] + count[Status.WARN]} passed, "
+    return (f"preflight: {count[Status.PASS] + count[Status.WARN]} passed, "
             f"{count[Status.FAIL]} failed, {count[Status.SKIP]} skipped")
 
 

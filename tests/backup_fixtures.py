@@ -2,7 +2,7 @@
 
 - ``chinook_template`` (session): the Chinook database (fixtures/data/chinook_serial.sql)
   loaded once and owned by a password-authenticated role, kept as a template.
-- ``chinook`` (function): a fresh copy (CREATE DATABASE ... TEMPLATE, fast), an PgEndpoint with
+- ``chinook`` (function): a fresh copy (CREATE DATABASE ... TEMPLATE, fast), a PgEndpoint with
   the owner's credentials; dropped afterwards.
 - ``scratch`` (function): ScratchDatabase factory on the session cluster (superuser), each
   dropped afterwards.
@@ -16,12 +16,11 @@ from pathlib import Path
 import pytest
 from psycopg import sql
 
-from fixtures.backup_plugin import CHINOOK, CHINOOK_DB, load_chinook
+from fixtures.backup_plugin import CHINOOK_DB, load_chinook
 from fixtures.scratchdb import ScratchDatabase
 from fixtures.services import random_secret
 from flash_green_ops import redact
 from flash_green_ops.pg import PgEndpoint
-from tests.conftest import skip_unless_ci
 
 TEMPLATE = "flashgreen_chinook_template"
 OWNER = "chinook_owner"
@@ -50,8 +49,6 @@ def chinook_owner(pg_cluster) -> tuple[str, str]:
 
 @pytest.fixture(scope="session")
 def chinook_template(pg_cluster, chinook_owner) -> str:
-    if not CHINOOK.exists():
-        skip_unless_ci(f"the Chinook dataset is missing: {CHINOOK}")
     key = (pg_cluster.port, "template")
     if key not in _made:
         load_chinook(pg_cluster, chinook_owner[0])

@@ -39,7 +39,7 @@ from tests.conftest import skip_unless_ci
 
 _names = itertools.count(1)
 
-# What fixtures/targets.py LocalTarget.base_env holds: the smallest env the contract accepts.
+# What fixtures/targets.py ThrowawayTarget.base_env holds: the smallest env the contract accepts.
 BASE_ENV = {
     "APP_ENV": "staging",
     "CLIENT_CERT_SUBJECT_HEADER": "X-Client-Cert-Subject",

@@ -48,16 +48,31 @@ def bundle(**overrides) -> dict[str, str]:
     return values
 
 
-def healthy_vault(bao, values: dict[str, str], ttl: str = "720h") -> dict[str, str]:
-    """On a reset OpenBao server (the ``bao`` fixture): KV v2 at secret/ holding ``values`` at
-    flash-green, and a token that may read it. Returns the env that points at it."""
-    client = bao.client()
-    client.sys.enable_secrets_engine("kv", path="secret", options={"version": "2"})
-    client.secrets.kv.v2.create_or_update_secret(path="flash-green", mount_point="secret", secret=values)
-    client.sys.create_or_update_policy("flash-green", 'path "secret/*" { capabilities = ["read", "list"] }\n')
-    token = client.auth.token.create(policies=["default", "flash-green"], ttl=ttl)["auth"]["client_token"]
+# What a test's token may do on OpenBao: read every KV path the tests use (and list, so the
+# mount lookup, which needs some capability inside the mount, answers).
+READ_ALL = ('path "secret/*" { capabilities = ["read", "list"] }\n'
+            'path "kv1/*" { capabilities = ["read", "list"] }\n'
+            'path "teams/*" { capabilities = ["read", "list"] }\n')
+
+
+def make_token(client, policies=("default", "flash-green"), ttl: str | None = "720h") -> str:
+    token = client.auth.token.create(policies=list(policies), ttl=ttl)["auth"]["client_token"]
     redact.register(token)
-    return {"VAULT_ADDR": bao.url, "VAULT_CACERT": str(bao.ca_path), "VAULT_TOKEN": token,
+    return token
+
+
+def kv_put(client, values: dict[str, str], path: str = "flash-green", mount: str = "secret") -> None:
+    client.secrets.kv.v2.create_or_update_secret(path=path, mount_point=mount, secret=values)
+
+
+def healthy_vault(client, bao, values: dict[str, str], ttl: str = "720h") -> dict[str, str]:
+    """On a reset OpenBao server (the ``bao`` fixture), through ``client`` (root): KV v2 at
+    secret/ holding ``values`` at flash-green, the policy READ_ALL as flash-green, and a token
+    with it. Returns the env that points at it."""
+    client.sys.enable_secrets_engine("kv", path="secret", options={"version": "2"})
+    kv_put(client, values)
+    client.sys.create_or_update_policy("flash-green", READ_ALL)
+    return {"VAULT_ADDR": bao.url, "VAULT_CACERT": str(bao.ca_path), "VAULT_TOKEN": make_token(client, ttl=ttl),
             "VAULT_SECRET_PATH": SECRET_PATH}
 
 

@@ -104,7 +104,7 @@ def test_nan_payloads_that_dump_alike_hash_alike(restored, families_backup):
     # -NaN: the sign bit set, still NaN to PostgreSQL and 'NaN' in every dump.
     sql_run(restored, "UPDATE families SET f = -f WHERE id = 4")
     assert sql_run(restored, "SELECT float8send(f) FROM families WHERE id = 4")[0][0] != bytes.fromhex("7ff8000000000000")
-    assert not [m for m in content_failures(restored, before)]
+    assert not failures(backup.verify(restored, before))
 
 
 @pytest.mark.parametrize("fmt,jobs", [("plain", 1), ("custom", 4), ("directory", 4)])

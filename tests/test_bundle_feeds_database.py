@@ -7,11 +7,11 @@ from fixtures.services import random_secret
 from flash_green_ops.errors import BundleUnavailable
 from flash_green_ops.credentials import database_endpoint
 from tests.conftest import SilentListener, assert_no_secrets, run_script
-from tests.secrets_scenarios import SECRET_PATH, bundle, context_of, env_file, healthy_vault, step
+from tests.secrets_scenarios import SECRET_PATH, bundle, context_of, env_file, healthy_vault, kv_put, step
 
 
-def test_database_step_connects_with_the_bundles_password(pg_database, bao, tmp_path):
-    vault = healthy_vault(bao, bundle(DB_PASSWORD=pg_database.password))
+def test_database_step_connects_with_the_bundles_password(pg_database, bao, bao_root, tmp_path):
+    vault = healthy_vault(bao_root, bao, bundle(DB_PASSWORD=pg_database.password))
     token = vault["VAULT_TOKEN"]
     cluster = pg_database.cluster
     path = env_file(tmp_path, {
@@ -28,8 +28,7 @@ def test_database_step_connects_with_the_bundles_password(pg_database, bao, tmp_
         assert_no_secrets([pg_database.password, token], result.stdout, result.stderr)
 
     # Without the bundle's password the same database refuses: the bundle really was used.
-    bao.client().secrets.kv.v2.create_or_update_secret(path="flash-green", mount_point="secret",
-                                                       secret=bundle(DB_PASSWORD="not-the-password-0000"))
+    kv_put(bao_root, bundle(DB_PASSWORD="not-the-password-0000"))
     result = run_script("preflight_check.py", "--env-file", path, "--stage", "db")
     assert result.returncode == 1
     assert "FAIL db.reachable" in result.stdout and "password authentication failed" in result.stdout
@@ -54,7 +53,7 @@ def test_an_unreachable_vault_is_asked_once_per_run(tmp_path):
         assert asked >= 1, "Vault was never asked"
 
         started = time.monotonic()
-        # The database step, then backup's source_endpoint, which asks load_bundle again.
+        # The database step, then backup's source_endpoint, which ask for the bundle again.
         settings = database_endpoint(ctx)
         with pytest.raises(BundleUnavailable) as raised:
             ctx.secret_bundle()
@@ -62,7 +61,8 @@ def test_an_unreachable_vault_is_asked_once_per_run(tmp_path):
         assert len(listener.accepted) == asked, "the later askers connected to Vault again"
         assert elapsed < 0.25, f"the later askers took {elapsed:.2f} s"
         assert_no_secrets([token], str(raised.value))
-        assert not settings.password
+        no_password = not settings.password  # compared, never printed
+        assert no_password, "the database settings got a password although the bundle is unavailable"
         assert str(raised.value).startswith("secrets.vault_health: Vault at ")
     finally:
         listener.close()

@@ -227,6 +227,7 @@ PROBE_TEST = """
 import json, os, time
 import docker
 from fixtures.containers import LABEL_SESSION
+from flash_green_ops import redact
 
 def test_uses_postgres(ensure_service, ops_target):
     ensure_service("postgres")
@@ -236,7 +237,8 @@ def test_uses_postgres(ensure_service, ops_target):
         json.dump([c.name for c in running], f)
     service = ops_target.services["postgres"]
     with open(os.environ["FG_REPORT"] + ".secrets", "w") as f:  # for the parent's leak check
-        json.dump([service.extras["password"], service.extras["server"].password, ops_target.base_env["API_KEY"]], f)
+        database_password = redact.url_password(service.env["DATABASE_URL"])
+        json.dump([database_password, service.server.password, ops_target.base_env["API_KEY"]], f)
     if os.environ["FG_MODE"] == "fail":
         assert False, "this test fails on purpose"
     time.sleep(120)  # "hang": until the parent sends SIGINT

@@ -10,19 +10,7 @@ import textwrap
 from fixtures.openbao import BaoServer
 from fixtures.ports import PortReservation
 from tests.conftest import REPO, port_is_free, wait_for
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie is gone for our purpose (its parent, killed, has not been reaped yet by init).
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
+from tests.pg_fixtures import process_alive
 
 
 def test_stop_ends_the_server_frees_its_port_and_removes_its_files(tmp_path):
@@ -30,10 +18,12 @@ def test_stop_ends_the_server_frees_its_port_and_removes_its_files(tmp_path):
     try:
         server.start()
         pid = server._process.process.pid
-        assert server.client().sys.read_health_status(method="GET")["initialized"] is True
+        client = server.client()
+        assert client.sys.read_health_status(method="GET")["initialized"] is True
+        client.adapter.close()
     finally:
         server.stop()
-    assert not alive(pid) and port_is_free(server.port)
+    assert not process_alive(pid) and port_is_free(server.port)
     assert not server.directory.exists()
 
 
@@ -52,16 +42,19 @@ def test_a_killed_run_takes_its_server_with_it(tmp_path):
     """SIGKILL runs no cleanup of ours: the server must still not outlive its run."""
     run = subprocess.Popen([sys.executable, "-c", KILLED_RUN, str(tmp_path)], cwd=REPO,
                            env={**os.environ, "PYTHONPATH": str(REPO)}, stdin=subprocess.DEVNULL)
+    pid = None
     try:
         text = wait_for(lambda: (tmp_path / "pid").exists() and (tmp_path / "pid").read_text(), 30,
                         "the run to start its server")
         pid, port = map(int, text.split())
-        assert alive(pid)
+        assert process_alive(pid)
         run.send_signal(signal.SIGKILL)
         run.wait(10)
-        wait_for(lambda: not alive(pid), 10, f"OpenBao (pid {pid}) to end after its run was killed")
+        wait_for(lambda: not process_alive(pid), 10, f"OpenBao (pid {pid}) to end after its run was killed")
         wait_for(lambda: port_is_free(port), 10, "its port to be free")
     finally:
         if run.poll() is None:
             run.kill()
             run.wait()
+        if pid is not None and process_alive(pid):  # the test failed: no server outlives it
+            os.kill(pid, signal.SIGKILL)

@@ -25,7 +25,7 @@ import pytest
 from fixtures.owners import Owner, process_start_time
 from fixtures.pgcluster import (DIR_PREFIX, OWNER_FILE, BinariesNotFound, ClusterError, LocalCluster,
                                 find_bin_dir, reap_stale_clusters)
-from fixtures.services import ServiceUnavailable, postgres
+from fixtures.services import ServiceUnavailable, postgres, random_secret
 from tests.conftest import REPO, assert_no_secrets, run_ops_tests, skip_unless_ci
 from tests.pg_fixtures import process_alive, processes_mentioning
 
@@ -131,7 +131,7 @@ def test_the_newest_usr_lib_version_wins(tmp_path, monkeypatch):
 
 
 def test_without_binaries_the_local_service_is_unavailable_naming_where_it_looked(tmp_path):
-    service = postgres.build(SimpleNamespace(pg_bin_dir=str(tmp_path)))
+    service = postgres.build("app-password-1234", SimpleNamespace(pg_bin_dir=str(tmp_path)))
     with pytest.raises(ServiceUnavailable, match=f"--pg-bin-dir {tmp_path}: no executable initdb"):
         service.start()
     service.stop()
@@ -148,9 +148,9 @@ def test_as_root_without_the_unprivileged_user_the_message_says_how_to_fix_it(bi
 
 
 def test_local_postgres_serves_the_env_it_announced(pytestconfig):
-    service = postgres.build(pytestconfig.option)
+    password = random_secret("app-password")
+    service = postgres.build(password, pytestconfig.option)
     url = service.env["DATABASE_URL"]
-    password = service.extras["password"]
     announced = url.startswith(f"postgresql://flashgreen:{password}@127.0.0.1:{service.port}/flashgreen")
     assert announced, "DATABASE_URL does not name role flashgreen, its password, the port and database flashgreen"
     try:
@@ -158,7 +158,7 @@ def test_local_postgres_serves_the_env_it_announced(pytestconfig):
         import psycopg
         with psycopg.connect(url, connect_timeout=5) as conn:
             assert conn.execute("SELECT count(*) FROM orders").fetchone() == (2,)
-        directory = service.extras["server"].directory
+        directory = service.server.directory
     finally:
         service.stop()
     assert not directory.exists()

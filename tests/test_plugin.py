@@ -68,8 +68,8 @@ class Broken:
 def test_a_service_that_failed_to_start_fails_every_later_test_the_same_way(tmp_path):
     broken, unavailable = Broken(), Broken()
     unavailable.start = lambda: (_ for _ in ()).throw(ServiceUnavailable("no binaries"))
-    target = ThrowawayTarget(tmp_path, services={"broken": Service("broken", 0, {}, broken),
-                                                 "unavailable": Service("unavailable", 0, {}, unavailable)})
+    target = ThrowawayTarget(tmp_path, services={"broken": Service(0, {}, broken),
+                                                 "unavailable": Service(0, {}, unavailable)})
     try:
         for _ in range(2):
             with pytest.raises(RuntimeError, match="the broken service failed to start: port 5432 is taken"):
@@ -80,3 +80,23 @@ def test_a_service_that_failed_to_start_fails_every_later_test_the_same_way(tmp_
     finally:
         target.close()
     assert broken.stops == 1  # a half-started service is still stopped
+
+
+def test_each_check_is_its_own_item_and_a_missing_one_is_a_bug_unless_the_step_stopped():
+    from fixtures.asserts import check_findings_of
+    from flash_green_ops.findings import failed, passed
+
+    connected = [passed("restore.connect", "read it"), passed("restore.rows", "rows match")]
+    check_findings_of(connected, "restore.rows")  # its own finding: passes
+    with pytest.raises(pytest.fail.Exception, match="reported nothing for restore.content: this is a bug"):
+        check_findings_of(connected, "restore.content")
+    # A failure that did not stop the step explains nothing about a missing check.
+    earlier = [failed("backup.dump", "truncated"), *connected]
+    with pytest.raises(pytest.fail.Exception, match="reported nothing for restore.content"):
+        check_findings_of(earlier, "restore.content")
+    stopped = [passed("backup.dump", "ok"), failed("restore.connect", "cannot read 127.0.0.1:5/x")]
+    with pytest.raises(pytest.skip.Exception, match="restore.content was not checked: restore.connect failed: "
+                                                    "cannot read 127.0.0.1:5/x"):
+        check_findings_of(stopped, "restore.content")
+    with pytest.raises(pytest.fail.Exception, match="restore.connect: cannot read"):
+        check_findings_of(stopped, "restore.connect")

@@ -99,7 +99,7 @@ def holder() -> Service:
         def stop(self) -> None:
             reservation.release()
 
-    return Service("holder", reservation.port, {}, Release())
+    return Service(reservation.port, {}, Release())
 
 
 def test_a_target_that_fails_half_way_releases_the_ports_already_held(tmp_path, monkeypatch):

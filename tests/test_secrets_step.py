@@ -1,4 +1,4 @@
-"""The secrets step as a whole: backend choice, load_bundle for later steps, the CLI's exit codes,
+"""The secrets step as a whole: backend choice, the bundle for later steps, the CLI's exit codes,
 the local target's two stand-ins, and the runbook suite against both backends."""
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from flash_green_ops.envfile import parse_env_text, read_env_file
 from flash_green_ops.findings import Status
 from flash_green_ops.settings import Settings
 from tests.conftest import assert_no_secrets, port_is_free, run_script
-from tests.secrets_scenarios import step, healthy_vault, bundle, context_of, env_file, run_secrets_tests, the
+from tests.secrets_scenarios import step, healthy_vault, kv_put, bundle, context_of, env_file, run_secrets_tests, the
 
 VAULT = "VAULT_ADDR=http://127.0.0.1:9\nVAULT_TOKEN=hvs.choice-test-token\nVAULT_SECRET_PATH=secret/x\n"
 AWS = "AWS_SECRETS_REGION=eu-west-1\nAWS_SECRETS_ID=flash-green/bundle\n"
@@ -81,16 +81,16 @@ def test_no_backend_means_only_the_backend_finding():
     assert [f.check for f in step(ctx)] == ["secrets.backend"]
 
 
-# -- load_bundle: what the database step reuses ------------------------------------------------
+# -- the bundle: what the database step reuses -----------------------------------------------------
 
 @pytest.fixture
-def healthy_vault_env(bao, tmp_path):
+def healthy_vault_env(bao, bao_root, tmp_path):
     values = bundle()
-    env = healthy_vault(bao, values)
+    env = healthy_vault(bao_root, bao, values)
     return env_file(tmp_path, env), values, env["VAULT_TOKEN"]
 
 
-def test_load_bundle_loads_once_and_returns_strings(bao, healthy_vault_env):
+def test_secret_bundle_loads_once_and_returns_strings(bao, healthy_vault_env):
     path, values, _ = healthy_vault_env
     ctx = context_of(path)
     first = ctx.secret_bundle()
@@ -100,7 +100,7 @@ def test_load_bundle_loads_once_and_returns_strings(bao, healthy_vault_env):
     assert same, "the bundle was not the stored one, or was asked for again"
 
 
-def test_load_bundle_after_preflight_reuses_its_result(bao, healthy_vault_env):
+def test_secret_bundle_after_preflight_reuses_its_result(bao, healthy_vault_env):
     path, _, _ = healthy_vault_env
     ctx = context_of(path)
     step(ctx)
@@ -108,19 +108,18 @@ def test_load_bundle_after_preflight_reuses_its_result(bao, healthy_vault_env):
     assert set(ctx.secret_bundle()) >= {"DB_PASSWORD", "API_SIGNING_KEY"}
 
 
-def test_load_bundle_says_why_it_cannot(bao, healthy_vault_env):
+def test_secret_bundle_says_why_it_cannot(bao_root, healthy_vault_env):
     path, values, token = healthy_vault_env
     missing = bundle(API_SIGNING_KEY=None)
-    values = {**values, **missing}
-    bao.client().secrets.kv.v2.create_or_update_secret(path="flash-green", mount_point="secret", secret=missing)
+    kv_put(bao_root, missing)
     with pytest.raises(BundleUnavailable) as raised:
         context_of(path).secret_bundle()
     message = str(raised.value)
     assert message.startswith("secrets.bundle: secret/flash-green (KV v2) lacks API_SIGNING_KEY")
-    assert_no_secrets([token, *values.values()], message)
+    assert_no_secrets([token, *values.values(), *missing.values()], message)
 
 
-def test_load_bundle_without_a_backend():
+def test_secret_bundle_without_a_backend():
     ctx = new_context(parse_env_text("APP_ENV=staging\n", "none.env"), load_contract(), Settings())
     with pytest.raises(BundleUnavailable, match="^secrets.backend: no secret backend configured$"):
         ctx.secret_bundle()
@@ -151,9 +150,9 @@ def test_cli_exits_0_for_a_healthy_aws_secret(moto_standin, tmp_path):
     assert all(c["stage"] == "secrets" and c["status"] == "PASS" for c in document["checks"])
 
 
-def test_cli_vault_min_ttl_option(bao, tmp_path):
+def test_cli_vault_min_ttl_option(bao, bao_root, tmp_path):
     values = bundle()
-    env = healthy_vault(bao, values, ttl=f"{2 * 3600 + 30}s")
+    env = healthy_vault(bao_root, bao, values, ttl=f"{2 * 3600 + 30}s")
     token = env["VAULT_TOKEN"]
     path = env_file(tmp_path, env)
     warned = run_script("preflight_check.py", "--stage", "secrets", "--env-file", path)

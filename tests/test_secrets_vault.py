@@ -29,20 +29,8 @@ from fixtures.wsgi_server import ThreadedWsgiServer
 from flash_green_ops import redact, secrets
 from flash_green_ops.findings import Status
 from tests.conftest import REPO, assert_no_secrets
-from tests.secrets_scenarios import (SECRET_PATH, bundle, check_scenario, check_unreachable, context_of, env_file,
-                                     step, the)
-
-# What the env's token may do: read every KV path of the test (and list, so the mount lookup,
-# which needs some capability inside the mount, answers).
-READ_ALL = ('path "secret/*" { capabilities = ["read", "list"] }\n'
-            'path "kv1/*" { capabilities = ["read", "list"] }\n'
-            'path "teams/*" { capabilities = ["read", "list"] }\n')
-
-
-def make_token(client, policies=("default", "flash-green"), ttl: str | None = "720h") -> str:
-    token = client.auth.token.create(policies=list(policies), ttl=ttl)["auth"]["client_token"]
-    redact.register(token)
-    return token
+from tests.secrets_scenarios import (SECRET_PATH, bundle, check_scenario, check_unreachable, context_of,
+                                     env_file, healthy_vault, kv_put, make_token, step, the)
 
 
 @dataclass
@@ -50,6 +38,7 @@ class VaultSetup:
     """A healthy OpenBao: KV v2 at secret/ holding a valid bundle, a 30-day token that may read it."""
 
     bao: BaoServer
+    client: object  # hvac, with the root token
     token: str = field(repr=False)  # not in the repr: pytest prints fixtures' reprs on failure
     values: dict[str, str] = field(repr=False)
     env: dict[str, str] = field(repr=False)
@@ -61,29 +50,19 @@ class VaultSetup:
         values = [self.token, self.env["VAULT_TOKEN"], *self.values.values(), *self.extra_secrets]
         return [v for v in values if v]  # an empty value is no probe: "" is in every text
 
-    @property
-    def client(self):
-        return self.bao.client()
-
     def write(self, values: dict[str, str], path: str = "flash-green", mount: str = "secret") -> None:
         self.extra_secrets += list(values.values())
-        self.client.secrets.kv.v2.create_or_update_secret(path=path, mount_point=mount, secret=values)
+        kv_put(self.client, values, path, mount)
 
     def use_token(self, **kwargs) -> None:
         self.env["VAULT_TOKEN"] = make_token(self.client, **kwargs)
 
 
 @pytest.fixture
-def vault_setup(bao) -> VaultSetup:
-    client = bao.client()
-    client.sys.enable_secrets_engine("kv", path="secret", options={"version": "2"})
-    client.sys.create_or_update_policy("flash-green", READ_ALL)
+def vault_setup(bao, bao_root) -> VaultSetup:
     values = bundle()
-    client.secrets.kv.v2.create_or_update_secret(path="flash-green", mount_point="secret", secret=values)
-    token = make_token(client)
-    env = {"VAULT_ADDR": bao.url, "VAULT_CACERT": str(bao.ca_path), "VAULT_TOKEN": token,
-           "VAULT_SECRET_PATH": SECRET_PATH}
-    setup = VaultSetup(bao, token, values, env)
+    env = healthy_vault(bao_root, bao, values)
+    setup = VaultSetup(bao, bao_root, env["VAULT_TOKEN"], values, env)
     with setup.cleanup:
         yield setup
 
@@ -196,8 +175,7 @@ def test_healthy_vault_passes_and_sets_the_bundle(vault_setup, tmp_path):
 def test_loaded_values_are_registered_secret_at_once(vault_setup, tmp_path):
     # Written straight through the API, so only the step's own reading can register it.
     unseen = random_secret("never-registered-before")
-    vault_setup.client.secrets.kv.v2.create_or_update_secret(
-        path="flash-green", mount_point="secret", secret={"DB_PASSWORD": unseen, "API_SIGNING_KEY": "k-123456"})
+    kv_put(vault_setup.client, {"DB_PASSWORD": unseen, "API_SIGNING_KEY": "k-123456"})
     # Compared, never printed: a failing `mask(unseen) == ...` would show the secret itself.
     unregistered = redact.mask(unseen) == unseen
     assert unregistered, "the value was registered before the step read it"
@@ -278,12 +256,9 @@ def test_vault_namespace_scopes_token_mount_and_secret_while_health_is_asked_at_
     namespaces" inside one): the step asks it there, and everything else in the namespace."""
     vault_setup.client.sys.create_namespace("trading")
     inside = vault_setup.bao.client(namespace="trading")
-    inside.sys.enable_secrets_engine("kv", path="secret", options={"version": "2"})
-    inside.sys.create_or_update_policy("flash-green", READ_ALL)
+    vault_setup.cleanup.callback(inside.adapter.close)
     values = bundle()
-    inside.secrets.kv.v2.create_or_update_secret(path="flash-green", mount_point="secret", secret=values)
-    token = make_token(inside)
-    env = {**vault_setup.env, "VAULT_TOKEN": token, "VAULT_NAMESPACE": "trading"}
+    env = {**healthy_vault(inside, vault_setup.bao, values), "VAULT_NAMESPACE": "trading"}
 
     ctx = context_of(env_file(tmp_path, env))
     with_ns = step(ctx)
@@ -337,17 +312,28 @@ def health(status: int, **flags) -> Response:
     return Response(json.dumps(body), status=status, mimetype="application/json")
 
 
+@dataclass
+class CannedSetup:
+    """What check_scenario needs of a setup: the env, and the secrets no output may hold."""
+
+    env: dict[str, str] = field(repr=False)
+    secrets: list[str] = field(repr=False)
+
+
 @pytest.mark.parametrize("status, flags, fragment", [
     (429, {"standby": True}, "is a standby node (sys/health answered HTTP 429)"),
     (473, {"standby": True, "performance_standby": True}, "is a performance standby node (sys/health answered "
                                                           "HTTP 473)"),
 ])
-def test_standby_nodes_are_named(tmp_path, status, flags, fragment):
-    """A single OpenBao server is never a standby: the answer Vault documents, served canned."""
+def test_standby_nodes_are_named_everywhere(pytester, status, flags, fragment):
+    """A single OpenBao server is never a standby: the answer Vault documents, served canned,
+    and reported by the library, the CLI (text and JSON) and the runbook suite alike."""
+    token = random_secret("s.canned-token")
+    redact.register(token)
     with canned({"/v1/sys/health": health(status, **flags)}) as server:
-        env = {"VAULT_ADDR": server.url, "VAULT_TOKEN": "s.abcdefghijkl", "VAULT_SECRET_PATH": SECRET_PATH}
-        finding = the(step(context_of(env_file(tmp_path, env))), "secrets.vault_health")
-    assert finding.status is Status.FAIL and fragment in finding.message
+        setup = CannedSetup({"VAULT_ADDR": server.url, "VAULT_TOKEN": token, "VAULT_SECRET_PATH": SECRET_PATH},
+                            [token])
+        check_scenario(pytester, setup, lambda s: None, "secrets.vault_health", "FAIL", fragment)
 
 
 def test_older_vault_without_the_mounts_endpoint_reads_kv_v1(tmp_path):

@@ -84,18 +84,25 @@ def test_stop_ends_the_process_and_frees_the_port(tmp_path):
         service.stop()  # a second stop is harmless (and stops it if an assertion failed first)
 
 
-def test_a_start_that_fails_says_why_and_leaves_nothing(tmp_path):
+@pytest.mark.parametrize("listening, reason", [
+    # Something answers there: mirakuru does not start the process at all.
+    (True, "AlreadyRunning: .*different service listening"),
+    # The port is bound but silent: the process starts, cannot listen, and its own words say why.
+    (False, "ProcessExitedWithError: .*exited with a non-zero code: 1.*Address already in use"),
+])
+def test_a_start_that_fails_says_why_and_leaves_nothing(tmp_path, listening, reason):
     blocker = socket.socket()
     blocker.bind(("127.0.0.1", 0))
-    blocker.listen(1)
+    if listening:
+        blocker.listen(1)
     executor = flash_green.ProcessExecutor(Taken(blocker.getsockname()[1]), tmp_path)
     try:
-        # mirakuru sees something answering there before it starts the process at all.
-        with pytest.raises(RuntimeError, match="did not answer .*/health: AlreadyRunning: .*different service listening"):
+        with pytest.raises(RuntimeError, match=f"(?s)did not answer .*/health: {reason}"):
             executor.start()
     finally:
         blocker.close()
     assert executor.process is None
+    assert not (tmp_path / "standin-service.log").exists()
 
 
 class Taken:

@@ -6,8 +6,8 @@ failed is a SKIP that says which. Every value read from a backend is registered 
 only. hvac and boto3 are imported when their backend is used: preflight runs at pod start.
 
     run(ctx)          the step: backend choice, then the backend's checks (the other backend's
-                      are not_applicable); sets ctx.bundle (or ctx.bundle_error, why there is none)
-    load_bundle(ctx)  RunContext.bundle_loader: the bundle for later steps (DB_PASSWORD)
+                      are not_applicable); sets ctx.bundle (or ctx.bundle_error, why there is none),
+                      so it is also RunContext.bundle_loader: the bundle for later steps (DB_PASSWORD)
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ SELECTOR = "SECRETS_BACKEND"
 CHECKS = ("secrets.backend", *dict.fromkeys((*vault.CHECKS, *aws.CHECKS)))
 _BACKEND_CHECKS = {"vault": vault, "aws": aws}
 
-__all__ = ["BACKENDS", "CHECKS", "BackendChoice", "check_ids", "choose_backend", "human_duration", "load_bundle",
+__all__ = ["BACKENDS", "CHECKS", "BackendChoice", "check_ids", "choose_backend", "human_duration",
            "run"]
 
 
@@ -98,10 +98,3 @@ def run(ctx: RunContext) -> list[Finding]:
         reason = next((f for f in findings if f.status is Status.FAIL), findings[0])
         ctx.bundle_error = redact.mask(f"{reason.check}: {reason.message}")
     return findings
-
-
-def load_bundle(ctx: RunContext) -> None:
-    """RunContext.bundle_loader: ask the backend (through the step) unless this run already
-    knows the bundle or why there is none."""
-    if ctx.bundle is None and ctx.bundle_error is None:
-        run(ctx)
