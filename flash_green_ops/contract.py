@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Collection
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from flash_green_ops.errors import UsageError
+from flash_green_ops.files import MIB, read_bytes
 
 DEFAULT_CONTRACT = Path(__file__).with_name("contract.toml")
 
@@ -70,27 +71,108 @@ class Contract:
         return [v for v in self.variables.values() if v.type == type_]
 
 
-def load_contract(path: str | Path | None = None, rule_kinds: Collection[str] | None = None) -> Contract:
-    """The contract at ``path`` (default: the packaged one). ``rule_kinds``: the rule kinds the
-    env step can evaluate (envspec.KINDS); a rule of another kind makes the contract unusable."""
+# The contract's vocabulary of value shapes. A rule kind declares its parameters with them
+# (envspec.PARAMS); a trailing "?" marks an optional key.
+def _strings(value) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+SHAPES = {
+    "string": (lambda v: isinstance(v, str), "a string"),
+    "strings": (_strings, "an array of strings"),
+    "string lists": (lambda v: isinstance(v, list) and bool(v) and all(_strings(x) and x for x in v),
+                     "an array of non-empty arrays of strings"),
+    "string list table": (lambda v: isinstance(v, dict) and all(_strings(x) for x in v.values()),
+                          "a table of arrays of strings"),
+    "boolean": (lambda v: isinstance(v, bool), "true or false"),
+    "table": (lambda v: isinstance(v, dict), "a table"),
+    "tables": (lambda v: isinstance(v, list) and all(isinstance(x, dict) for x in v), "an array of tables"),
+}
+VARIABLE_TYPES = ("string", "secret", "url", "port", "bool", "choice", "pattern")
+_TOP = {"environments": "strings", "default_environment": "string", "environment_variable": "string",
+        "placeholders": "strings?", "templates": "strings?", "secrets": "table?", "bundle": "table?",
+        "metrics": "table?", "variables": "table?", "rules": "tables?"}
+_SECTIONS = {"secrets": {"names": "strings?", "suffixes": "strings?", "url_passwords": "strings?"},
+             "bundle": {"secret_keys": "strings?"},
+             "metrics": {"required_families": "strings?", "required_prefixes": "strings?"}}
+_VARIABLE = {"doc": "string", "type": "string?", "schemes": "strings?", "production_schemes": "strings?",
+             "choices": "strings?", "pattern": "string?", "pattern_doc": "string?"}
+_RULE = {"id": "string", "kind": "string", "doc": "string?", "environments": "strings?"}
+
+
+def _check(table: dict, shapes: dict[str, str], where: str) -> None:
+    """Every key of ``table`` known to ``shapes`` and of its shape; every required key present."""
+    for key in table:
+        if key not in shapes:
+            raise ValueError(f"{where}: unknown key {str(key)[:40]!r} (known: {', '.join(shapes)})")
+    for key, shape in shapes.items():
+        optional = shape.endswith("?")
+        test, described = SHAPES[shape.rstrip("?")]
+        if key not in table:
+            if not optional:
+                raise ValueError(f"{where}: {key!r} is missing")
+        elif not test(table[key]):
+            raise ValueError(f"{where}: {key!r} is not {described}")
+
+
+def _check_shape(data: dict, rule_params: Mapping[str, Mapping[str, str]] | None) -> None:
+    """The contract's shape, before anything reads it: raises ValueError naming the TOML path."""
+    _check(data, _TOP, "top level")
+    for section, shapes in _SECTIONS.items():
+        _check(data.get(section, {}), shapes, f"[{section}]")
+    for name, spec in data.get("variables", {}).items():
+        where = f"[variables.{name}]"
+        if not isinstance(spec, dict):
+            raise ValueError(f"{where}: not a table")
+        _check(spec, _VARIABLE, where)
+        if spec.get("type", "string") not in VARIABLE_TYPES:
+            raise ValueError(f"{where}: type {spec['type'][:40]!r} is not one of {', '.join(VARIABLE_TYPES)}")
+        if spec.get("pattern") is not None:
+            try:
+                re.compile(spec["pattern"])
+            except re.error as exc:
+                raise ValueError(f"{where}: pattern is not a regular expression ({exc})") from None
+    seen = set()
+    for number, spec in enumerate(data.get("rules", []), 1):
+        where = f"[[rules]] #{number}"
+        _check({k: v for k, v in spec.items() if k in _RULE}, _RULE, where)
+        where = f"[[rules]] #{number} ({spec['id'][:40]})"
+        if spec["id"] in seen:
+            raise ValueError(f"{where}: the id is used by an earlier rule")
+        seen.add(spec["id"])
+        if rule_params is not None:
+            if spec["kind"] not in rule_params:
+                raise ValueError(f"{where}: unknown kind {spec['kind'][:40]!r} "
+                                 f"(known: {', '.join(sorted(rule_params))})")
+            _check({k: v for k, v in spec.items() if k not in _RULE}, dict(rule_params[spec["kind"]]), where)
+    for pattern in data.get("placeholders", ()):
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"placeholders: {pattern[:40]!r} is not a regular expression ({exc})") from None
+
+
+# A contract is a few KB of TOML; the bound only stops a runaway file or a device.
+CONTRACT_LIMIT = 4 * MIB
+
+
+def load_contract(path: str | Path | None = None,
+                  rule_params: Mapping[str, Mapping[str, str]] | None = None) -> Contract:
+    """The contract at ``path`` (default: the packaged one). ``rule_params``: the rule kinds the
+    env step can evaluate and their parameters' shapes (envspec.PARAMS); a rule of another kind,
+    or with parameters of another shape, makes the contract unusable."""
     path = Path(path) if path else DEFAULT_CONTRACT
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ContractError(f"{path}: no such contract file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ContractError(f"{path}: cannot read the contract ({exc})") from None
+        data = tomllib.loads(read_bytes(path, "a contract file", ContractError, CONTRACT_LIMIT).decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ContractError(f"{path}: not UTF-8 text, not a contract") from None
     except tomllib.TOMLDecodeError as exc:
         raise ContractError(f"{path}: not valid TOML ({exc})") from None
     try:
-        contract = _build(path, data)
-    except (KeyError, TypeError, ValueError, re.error) as exc:
-        raise ContractError(f"{path}: malformed contract ({type(exc).__name__}: {exc})") from None
-    for rule in contract.rules:
-        if rule_kinds is not None and rule.kind not in rule_kinds:
-            raise ContractError(f"{path}: rule {rule.id!r} has unknown kind {rule.kind!r} "
-                                f"(known: {', '.join(sorted(rule_kinds))})")
-    return contract
+        _check_shape(data, rule_params)
+    except ValueError as exc:
+        raise ContractError(f"{path}: {exc}") from None
+    return _build(path, data)
 
 
 def _build(path: Path, data: dict) -> Contract:

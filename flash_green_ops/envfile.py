@@ -11,11 +11,15 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from dotenv.parser import parse_stream
 
 from flash_green_ops.errors import UsageError
-from flash_green_ops.files import read_bytes
+from flash_green_ops.files import MIB, read_bytes
+
+# An env file holds settings, a few KB; the bound only stops a runaway file (or a device).
+ENV_FILE_LIMIT = 16 * MIB
 
 
 class EnvFileError(UsageError):
@@ -40,10 +44,16 @@ class EnvSource:
     entries: tuple[Entry, ...]
     is_file: bool = True
 
-    @property
+    # Computed once: the checks ask for values and lines key by key, and an env file may be
+    # large (a cached dict keeps that linear).
+    @cached_property
     def values(self) -> dict[str, str]:
         """The effective values: the last assignment wins, as in python-dotenv."""
         return {e.key: e.value for e in self.entries}
+
+    @cached_property
+    def _lines(self) -> dict[str, int | None]:
+        return {e.key: e.line for e in self.entries}
 
     def get(self, key: str) -> str | None:
         return self.values.get(key)
@@ -54,8 +64,8 @@ class EnvSource:
         return value is not None and value.strip() != ""
 
     def line_of(self, key: str) -> int | None:
-        lines = [e.line for e in self.entries if e.key == key]
-        return lines[-1] if lines else None
+        """The line of the effective (last) assignment of ``key``."""
+        return self._lines.get(key)
 
     def where(self, key: str | None = None) -> str:
         """``.env.production line 7``, or just the source when the key has no line."""
@@ -86,7 +96,7 @@ def parse_env_text(text: str, name: str) -> EnvSource:
 def read_env_file(path: str | os.PathLike[str]) -> EnvSource:
     """Parse ``path``; every way it can be unreadable is an :class:`EnvFileError`."""
     name = str(path)
-    data = read_bytes(path, "an env file", EnvFileError)
+    data = read_bytes(path, "an env file", EnvFileError, ENV_FILE_LIMIT)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -104,7 +114,18 @@ def from_environ(environ: Mapping[str, str] | None = None) -> EnvSource:
     return EnvSource(name="process environment", entries=entries, is_file=False)
 
 
-_UNQUOTED_TRAILING_SPACE = re.compile(r"=[^'\"#]*[^\s#][ \t]+$")
+def _unquoted_trailing_blank(raw: str) -> bool:
+    r"""Whether ``raw`` ends in blanks that dotenv strips from an unquoted value: an '=', then
+    no quote or '#' up to the value's last character (not blank, not '#'), then the blanks.
+    (The regular expression ``=[^'"#]*[^\s#][ \t]+$`` says the same but backtracks over every
+    '=': quadratic on ``a=a=a=...``.)"""
+    value_end = raw.rstrip(" \t")
+    if value_end == raw or not value_end or value_end[-1].isspace() or value_end[-1] == "#":
+        return False
+    body = value_end[:-1]
+    return "=" in body[max(body.rfind(c) for c in "'\"#") + 1:]
+
+
 # "KEY = value" is a layout; "KEY= value" is a pasted value with a leading blank.
 _UNQUOTED_LEADING_SPACE = re.compile(r"^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_.-]*=[ \t]+[^'\"\s#]")
 
@@ -116,4 +137,4 @@ def has_surrounding_whitespace(entry: Entry) -> bool:
     if not entry.raw or entry.value == "":
         return False
     raw = entry.raw.rstrip("\n")
-    return bool(_UNQUOTED_TRAILING_SPACE.search(raw) or _UNQUOTED_LEADING_SPACE.search(raw))
+    return _unquoted_trailing_blank(raw) or bool(_UNQUOTED_LEADING_SPACE.search(raw))

@@ -13,9 +13,8 @@ import functools
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from flash_green_ops import envfile
+from flash_green_ops import envfile, urls
 from flash_green_ops.context import RunContext
 from flash_green_ops.contract import Contract, Rule, Variable
 from flash_green_ops.findings import Finding, failed, passed, skipped, warned
@@ -94,10 +93,6 @@ def parse_bool(value: str | None) -> bool | None:
     if normalised in FALSE:
         return False
     return None
-
-
-def _scheme(value: str) -> str:
-    return urlsplit(value.strip()).scheme.lower()
 
 
 # -- rule kinds ------------------------------------------------------------------------------
@@ -255,7 +250,10 @@ def _format_problem(var: Variable, value: str) -> str | None:
     """What is wrong with a set value of ``var``, or None; never quotes a free-form value."""
     value = value.strip()
     if var.type == "url":
-        parts = urlsplit(value)
+        try:
+            parts = urls.split(value)
+        except ValueError as exc:
+            return str(exc)
         if not parts.scheme or not parts.netloc:
             return f"is not a URL with a scheme and a host: expected {_join([s + '://' for s in var.schemes], 'or')}..."
         if var.schemes and parts.scheme.lower() not in var.schemes:
@@ -306,7 +304,7 @@ def _production_schemes(ctx: RunContext, rule: Rule, check: str) -> list[Finding
     for var in ctx.contract.variables.values():
         if not var.production_schemes or not ctx.source.is_set(var.name):
             continue
-        scheme = _scheme(ctx.values[var.name])
+        scheme = urls.scheme(ctx.values[var.name])
         if scheme and scheme not in var.production_schemes:
             where = ctx.source.where(var.name)
             wanted = _join([s + "://" for s in var.production_schemes], "or")
@@ -376,17 +374,27 @@ def _no_conflicting_duplicates(ctx: RunContext, rule: Rule, check: str) -> list[
     return problems
 
 
+# Unknown keys named one by one (with a spelling hint); past this, one warning counts the rest:
+# thousands of them mean another program's env file, and one line each would bury the report.
+UNKNOWN_KEYS_NAMED = 20
+
+
 def _known_keys(ctx: RunContext, rule: Rule, check: str) -> list[Finding]:
     if not ctx.source.is_file:
         return []  # the process environment holds PATH, HOME...: only a file's keys are judged
+    unknown = [key for key in ctx.values if not _known(ctx, key)]
     problems = []
-    for key in ctx.values:
-        if not _known(ctx, key):
-            where = ctx.source.where(key)
-            guess = difflib.get_close_matches(key, ctx.contract.variables, n=1)
-            hint = f"did you mean {guess[0]}? " if guess else ""
-            problems.append(warned(check, f"{key} is not a key the contract knows ({where}): {hint}"
-                                          "it is ignored by these checks", where))
+    for key in unknown[:UNKNOWN_KEYS_NAMED]:
+        where = ctx.source.where(key)
+        guess = difflib.get_close_matches(key, ctx.contract.variables, n=1)
+        hint = f"did you mean {guess[0]}? " if guess else ""
+        problems.append(warned(check, f"{key} is not a key the contract knows ({where}): {hint}"
+                                      "it is ignored by these checks", where))
+    if len(unknown) > UNKNOWN_KEYS_NAMED:
+        rest = unknown[UNKNOWN_KEYS_NAMED:]
+        where = ctx.source.where(rest[0])
+        problems.append(warned(check, f"{len(rest)} more keys the contract does not know, from {rest[0]} "
+                                      f"({where}) on: is {ctx.source.name} Flash Green's env file?", where))
     return problems
 
 
@@ -406,3 +414,22 @@ KINDS: dict[str, Callable[[RunContext, Rule, str], list[Finding]]] = {
     "no_conflicting_duplicates": _no_conflicting_duplicates,
     "known_keys": _known_keys,
 }
+# Each kind's parameters in contract.toml, by the contract's shapes (contract.SHAPES): checked
+# when the contract loads, so a rule is never evaluated with parameters it cannot read.
+PARAMS: dict[str, dict[str, str]] = {
+    "environment": {},
+    "required": {"keys": "strings"},
+    "one_of": {"options": "string lists", "first_wins_over": "strings?"},
+    "sslmode": {"url": "string", "key": "string", "allowed": "strings"},
+    "all_or_none": {"keys": "strings"},
+    "backend_choice": {"selector": "string", "backends": "string list table", "production_exactly_one": "boolean?"},
+    "booleans": {},
+    "required_when_true": {"flag": "string", "keys": "strings"},
+    "formats": {},
+    "production_schemes": {},
+    "no_surrounding_whitespace": {},
+    "no_placeholders": {},
+    "no_conflicting_duplicates": {},
+    "known_keys": {},
+}
+assert PARAMS.keys() == KINDS.keys()

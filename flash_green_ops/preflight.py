@@ -28,7 +28,7 @@ DEFAULT_STAGES = ("env", "secrets", "db")
 
 def load_runbook_contract(path=None) -> Contract:
     """The env contract, its rules checked against the kinds the env step can evaluate."""
-    return load_contract(path, rule_kinds=envspec.KINDS)
+    return load_contract(path, rule_params=envspec.PARAMS)
 
 
 def new_context(source: EnvSource, contract: Contract, settings: Settings) -> RunContext:

@@ -18,6 +18,13 @@ SCRIPTS = REPO / "scripts"
 pytest_plugins = ["pytester", "tests.pg_fixtures", "tests.backup_fixtures"]
 
 
+def pytest_report_header(config):
+    from tests import fuzzing
+
+    return (f"fuzz: seed {fuzzing.SEED}, {fuzzing.EXAMPLES} examples per property, "
+            f"{fuzzing.DEADLINE.total_seconds():g} s per example (rerun with FUZZ_SEED={fuzzing.SEED})")
+
+
 def run_script(name: str, *args: str, timeout: float = 120, env: dict | None = None,
                cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run scripts/<name> as an operator would; output captured as text."""

@@ -46,6 +46,7 @@ import hashlib
 import json
 import os
 import re
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -54,7 +55,7 @@ from pathlib import Path
 
 from flash_green_ops.alembic_state import alembic_revision
 from flash_green_ops.errors import UsageError
-from flash_green_ops.files import read_bytes
+from flash_green_ops.files import MIB, read_bytes
 from flash_green_ops.findings import failed, passed
 
 FORMAT_VERSION = 1
@@ -446,11 +447,19 @@ def _sequences(conn) -> dict[str, dict]:
 # Reading
 
 
+# A manifest lists every table with its columns: a few MB for thousands of tables. The bound
+# only stops a runaway file or a device.
+MANIFEST_LIMIT = 256 * MIB
+SCHEMA_PATH = Path(__file__).with_name("manifest.schema.json")
+
+
 def load(path: str | os.PathLike) -> Manifest:
-    """Read and check a manifest file; anything unusable is a one-line ManifestError."""
+    """Read and check a manifest file before anything connects: every field the comparison
+    reads has its type (manifest.schema.json), and the tables it lists are in its schema.
+    Anything unusable is a one-line ManifestError naming the file and the JSON path."""
     name = str(path)
     try:
-        text = read_bytes(path, "a manifest", ManifestError).decode("utf-8")
+        text = read_bytes(path, "a manifest", ManifestError, MANIFEST_LIMIT).decode("utf-8")
     except UnicodeDecodeError:
         raise ManifestError(f"{name}: not UTF-8 text, not a manifest written by scripts/backup.py") from None
     try:
@@ -458,41 +467,61 @@ def load(path: str | os.PathLike) -> Manifest:
     except ValueError as exc:
         raise ManifestError(f"{name}: not JSON (line {getattr(exc, 'lineno', '?')}): "
                             f"not a manifest written by scripts/backup.py") from None
-    problems = _shape_problems(data)
-    if problems:
-        raise ManifestError(f"{name}: not a usable manifest: {problems[0]}")
+    except RecursionError:
+        raise ManifestError(f"{name}: JSON nested deeper than Python's recursion limit "
+                            f"({sys.getrecursionlimit()}): not a manifest written by scripts/backup.py") from None
+    problem = _shape_problem(data)
+    if problem:
+        raise ManifestError(f"{name}: not a usable manifest: {problem}")
     return Manifest(data)
 
 
-def _shape_problems(data) -> list[str]:
-    if not isinstance(data, dict):
-        return ["the top level is not an object"]
-    if data.get("format_version") != FORMAT_VERSION:
-        return [f"format_version is {data.get('format_version')!r}, expected {FORMAT_VERSION}"]
-    problems = []
-    for key, kind in (("server", dict), ("schema", dict), ("tables", dict), ("sequences", dict)):
-        if not isinstance(data.get(key), kind):
-            problems.append(f"{key!r} is missing or not an object")
-    if problems:
-        return problems
-    method = (data.get("hash") or {}).get("method") if isinstance(data.get("hash"), dict) else None
+def _shape_problem(data) -> str | None:
+    """The first reason ``data`` is not a manifest this version can compare, or None."""
+    if isinstance(data, dict) and data.get("format_version") != FORMAT_VERSION:
+        return f"format_version is {str(data.get('format_version'))[:20]!r}, expected {FORMAT_VERSION}"
+    import jsonschema  # lazy: only verify_restore reads a manifest
+
+    validator = jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
+    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    if error is not None:
+        return f"{error.json_path}: {_describe(error)}"
+    method = data["hash"]["method"]
     if method in _REFUSED_METHODS:
-        problems.append(f"hash.method is {method!r}: {_REFUSED_METHODS[method]}")
-    elif method not in (TYPED, TEXT):
-        problems.append(f"hash.method is {method!r}, expected {TYPED!r} or {TEXT!r}")
-    if not isinstance(data["schema"].get("relations"), dict):
-        problems.append("'schema.relations' is missing or not an object")
-    for name, entry in data["tables"].items():
-        if not (isinstance(entry, dict) and isinstance(entry.get("rows"), int)
-                and isinstance(entry.get("hash"), str)):
-            problems.append(f"table {name!r} has no integer 'rows' and string 'hash'")
-            break
-    for name, entry in data["sequences"].items():
-        if not (isinstance(entry, dict) and isinstance(entry.get("last_value"), int)
-                and isinstance(entry.get("is_called"), bool) and isinstance(entry.get("increment"), int)):
-            problems.append(f"sequence {name!r} has no integer 'last_value', 'increment' and boolean 'is_called'")
-            break
-    return problems
+        return f"hash.method is {method!r}: {_REFUSED_METHODS[method]}"
+    if method not in (TYPED, TEXT):
+        return f"hash.method is {method[:40]!r}, expected {TYPED!r} or {TEXT!r}"
+    unknown = sorted(set(data["tables"]) - set(data["schema"]["relations"]))
+    if unknown:
+        # A table the comparison would otherwise skip in silence when the database lacks it too.
+        return (f"$.tables: {', '.join(unknown[:3])[:200]}{' and more' if len(unknown) > 3 else ''} "
+                f"not in schema.relations: the manifest was edited or truncated")
+    return None
+
+
+_JSON_TYPES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "an integer",
+               float: "a number", type(None): "null"}
+
+
+def _describe(error) -> str:
+    """jsonschema's verdict in words that never quote the offending value (it may be huge)."""
+    found = _JSON_TYPES.get(type(error.instance), "a value")
+    if error.validator == "type":
+        expected = error.validator_value
+        expected = [expected] if isinstance(expected, str) else expected
+        return f"is {found}, expected {' or '.join(expected)}"
+    if error.validator == "required":
+        return error.message[:200]
+    if error.validator == "pattern":
+        return f"is not {error.schema.get('description', 'in the form ' + error.validator_value)}"
+    if error.validator in ("const", "enum"):
+        allowed = [error.validator_value] if error.validator == "const" else error.validator_value
+        return f"is not one of {', '.join(json.dumps(v) for v in allowed)}"
+    if error.validator == "minimum":
+        return f"is below {error.validator_value}"
+    if error.validator == "not" and "description" in error.schema:
+        return f"is not {error.schema['description']}"
+    return f"is {found} that is not allowed here ({error.validator})"
 
 
 # --------------------------------------------------------------------------------------------

@@ -12,9 +12,9 @@ import json
 import time
 from dataclasses import dataclass
 from email.message import Message
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlunsplit
 
-from flash_green_ops import redact
+from flash_green_ops import redact, urls
 from flash_green_ops.context import RunContext
 from flash_green_ops.contract import Contract
 from flash_green_ops.findings import Finding, failed, passed, skipped, timed, warned
@@ -56,27 +56,46 @@ class Response:
 
 def display_url(url: str) -> str:
     """``url`` without user:password@, for messages."""
+    try:
+        parts = urls.split(url)
+    except ValueError:
+        return "(a URL that does not parse)"
     if redact.hides_userinfo(url):
         # urllib cannot tell where the password ends (an unescaped '/', '?' or '#' in it), so
         # no part after the scheme can be shown safely.
-        return f"{urlsplit(url).scheme}://{redact.MASK}"
-    parts = urlsplit(url)
+        return f"{parts.scheme}://{redact.MASK}"
     if parts.username is None and parts.password is None:
         return url
     # Drop everything up to the last "@": parts.port would raise on a port out of range.
     return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
+class AddressError(ValueError):
+    """The scrape address cannot be built; ``key`` is the variable at fault."""
+
+    def __init__(self, key: str, problem: str):
+        super().__init__(f"{key} {problem}")
+        self.key = key
+
+
+def _split(values: dict[str, str], key: str):
+    try:
+        return urls.split(values[key])
+    except ValueError as exc:
+        raise AddressError(key, str(exc)) from None
+
+
 def scrape_url(values: dict[str, str]) -> str:
     """METRICS_URL, else http://<host of SERVICE_URL, else 127.0.0.1>:METRICS_PORT/metrics."""
     if (values.get("METRICS_URL") or "").strip():
+        _split(values, "METRICS_URL")
         return values["METRICS_URL"].strip()
     port_text = (values.get("METRICS_PORT") or "").strip() or str(DEFAULT_METRICS_PORT)
     if not port_text.isdecimal() or not 1 <= int(port_text) <= 65535:  # isdigit() takes "²", int() not
-        raise ValueError(f"METRICS_PORT must be an integer 1-65535, found {port_text!r}")
+        raise AddressError("METRICS_PORT", f"must be an integer 1-65535, found {port_text!r}")
     host = "127.0.0.1"
     if (values.get("SERVICE_URL") or "").strip():
-        host = urlsplit(values["SERVICE_URL"].strip()).hostname or host
+        host = _split(values, "SERVICE_URL").hostname or host
     if ":" in host:  # an IPv6 literal
         host = f"[{host}]"
     return f"http://{host}:{int(port_text)}/metrics"
@@ -163,11 +182,11 @@ class MetricsProbe:
         self.settings = ctx.settings
         self._first: Response | HttpFailure | None = None
         self._exposition: Exposition | ExpositionError | None = None
-        self._url_error: str | None = None
+        self._url_error: AddressError | None = None
         try:
             self.url = scrape_url(ctx.values)
-        except ValueError as exc:
-            self.url, self._url_error = "", str(exc)
+        except AddressError as exc:
+            self.url, self._url_error = "", exc
         self.shown_url = display_url(self.url)
 
     # -- cached scrapes ----------------------------------------------------------------------
@@ -224,10 +243,11 @@ class MetricsProbe:
     def scrape(self) -> Finding:
         check = f"{STAGE}.scrape"
         if self._url_error:
-            return failed(check, f"cannot build the scrape address: {self._url_error} "
-                                 f"({self.ctx.source.where('METRICS_PORT')}): "
-                                 f"set METRICS_PORT to the service's metrics port, or METRICS_URL",
-                          self.ctx.source.where("METRICS_PORT"))
+            key = self._url_error.key
+            fix = ("set METRICS_PORT to the service's metrics port, or METRICS_URL" if key == "METRICS_PORT"
+                   else f"correct {key}")
+            where = self.ctx.source.where(key)
+            return failed(check, f"cannot build the scrape address: {self._url_error} ({where}): {fix}", where)
         response = self.first()
         if isinstance(response, HttpFailure):
             return failed(check, f"GET {self.shown_url} failed: {response}; expected the service's metrics "
@@ -325,6 +345,10 @@ class MetricsProbe:
             return skipped(check, "SERVICE_URL is not set: no health endpoint to ask")
         shown = display_url(url)
         where = self.ctx.source.where("SERVICE_URL")
+        try:
+            _split(self.ctx.values, "SERVICE_URL")
+        except AddressError as exc:
+            return failed(check, f"no health endpoint to ask: {exc} ({where}): correct SERVICE_URL", where)
         try:
             response = http_get(url, self.settings.http_timeout, "application/json")
         except HttpFailure as exc:
