@@ -109,11 +109,15 @@ def test_verify_restore_cli_exit_codes(restored, chinook_backup, tmp_path):
 @pytest.mark.parametrize("content,expected", [
     (b"this is not json {", "not JSON"),
     (b"\xff\xfe\x00garbage", "not UTF-8"),
-    (b"[1, 2, 3]", "the top level is not an object"),
-    (json.dumps({"format_version": 1, "server": {}, "schema": {"relations": {}}, "tables": {"t": {"rows": "x"}},
-                 "sequences": {}, "hash": {"method": "typed-v2"}}).encode(), "table 't' has no integer 'rows'"),
+    (b"[1, 2, 3]", "not a usable manifest: $: is an array, expected object"),
     (json.dumps({"format_version": 1, "server": {}, "schema": {"relations": {}}, "tables": {},
-                 "sequences": {}, "hash": {"method": "md5"}}).encode(), "hash.method is 'md5'"),
+                 "sequences": {}, "hash": {"method": "typed-v2"}}).encode(),
+     "not a usable manifest: $.server: 'version' is a required property"),
+    (json.dumps({"format_version": 1, "server": {"version": "15"}, "schema": {"fingerprint": "a" * 64, "relations": {}},
+                 "tables": {"t": {"rows": "x", "hash": "0" * 32}}, "sequences": {}, "hash": {"method": "typed-v2"}}).encode(),
+     "not a usable manifest: $.tables.t.rows: is a string, expected integer"),
+    (json.dumps({"format_version": 1, "server": {"version": "15"}, "schema": {"fingerprint": "a" * 64, "relations": {}},
+                 "tables": {}, "sequences": {}, "hash": {"method": "md5"}}).encode(), "hash.method is 'md5'"),
     (None, "no such file"),
 ])
 def test_verify_restore_exit_2_on_an_unusable_manifest(content, expected, tmp_path, restored):
