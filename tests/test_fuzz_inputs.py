@@ -312,3 +312,90 @@ def test_a_manifest_nested_past_the_recursion_limit_is_refused(tmp_path):
     path.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
     with pytest.raises(manifest.ManifestError, match="nested deeper than Python's recursion limit"):
         manifest.load(path)
+
+
+# -- answers from the network: Vault, AWS Secrets Manager, the service -----------------------
+
+class AnyAnswer:
+    """A real HTTP server on loopback that answers every request with the next scripted answer
+    (the last one repeats): whatever a broken or hostile server could send back."""
+
+    def __init__(self):
+        from werkzeug.wrappers import Request, Response
+
+        from fixtures.wsgi_server import ThreadedWsgiServer
+
+        self.answers: list[tuple[int, str, bytes]] = []
+        self._response = Response
+
+        @Request.application
+        def app(request):
+            status, content_type, body = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+            return Response(body, status=status, content_type=content_type)
+
+        self._http = ThreadedWsgiServer(app, "fuzz-answers").start()
+        self.url = self._http.url
+
+    def close(self):
+        self._http.stop()
+
+
+@pytest.fixture(scope="module")
+def answers():
+    server = AnyAnswer()
+    with pytest.MonkeyPatch.context() as patch:
+        # Credentials for boto3's chain, so its requests reach the server and its answers get read.
+        patch.setenv("AWS_ACCESS_KEY_ID", "fuzz")
+        patch.setenv("AWS_SECRET_ACCESS_KEY", "fuzz-secret-0000")
+        yield server
+    server.close()
+
+
+def deep(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+JSON_BODIES = st.one_of(
+    JSONISH.map(json.dumps),
+    st.sampled_from([deep(100_000), '{"data": ' + deep(5000) + "}", "", "null", "{", '{"errors": [' + deep(3000) + "]}",
+                     '{"sealed": false, "initialized": true, "standby": "yes"}', '{"data": {"data": null}}',
+                     '{"data": {"ttl": "1e999", "expire_time": "yesterday"}}', '{"SecretString": ' + deep(5000) + "}",
+                     '{"SecretString": "' + deep(5000).replace('"', "") + '"}', '{"status": ' + deep(5000) + "}"]),
+    VALUES,
+)
+# 200 and nesting past the stack weigh more: they reach deepest into the code that reads answers.
+DEEP_BODIES = st.sampled_from([deep(100_000), '{"data": ' + deep(5000) + "}", '{"errors": [' + deep(3000) + "]}"])
+ANSWERS = st.lists(st.tuples(st.sampled_from([200] * 6 + [204, 301, 400, 403, 404, 429, 500, 503]),
+                             st.sampled_from(["application/json", "application/x-amz-json-1.1", "text/plain",
+                                              "text/plain; version=0.0.4", "application/openmetrics-text; version=1.0.0"]),
+                             st.one_of(JSON_BODIES, DEEP_BODIES).map(lambda b: b.encode("utf-8", errors="replace"))),
+                   min_size=1, max_size=4)
+
+
+def answered_context(url: str, extra: str):
+    text = (f"APP_ENV=staging\nAPI_KEY=k-fuzz-0000\nCLIENT_CERT_SUBJECT_HEADER=X-Subject\n"
+            f"DATABASE_URL=postgresql://fg:pw-fuzz@127.0.0.1:1/fg\n{extra}")
+    settings = Settings(secrets_timeout=2.0, http_timeout=2.0, metrics_interval=0.01)
+    return make_context(envfile.parse_env_text(text, "answers.env"), CONTRACT, settings)
+
+
+@pytest.mark.parametrize("backend", ["vault", "aws", "service"])
+@fuzz(examples=60)
+@given(script=ANSWERS)
+def test_any_answer_from_the_network_gives_findings(answers, backend, script):
+    from flash_green_ops import metrics, secrets
+
+    answers.answers = list(script)
+    if backend == "vault":
+        ctx = answered_context(answers.url, f"VAULT_ADDR={answers.url}\nVAULT_TOKEN=hvs.fuzz-token-0000\n"
+                                            f"VAULT_SECRET_PATH=secret/flash-green\n")
+        findings = secrets.run(ctx)
+    elif backend == "aws":
+        ctx = answered_context(answers.url, f"AWS_SECRETS_REGION=us-east-1\nAWS_SECRETS_ID=flash-green\n"
+                                            f"AWS_ENDPOINT_URL={answers.url}\n")
+        findings = secrets.run(ctx)
+    else:
+        ctx = answered_context(answers.url, f"SERVICE_URL={answers.url}\nMETRICS_URL={answers.url}/metrics\n")
+        findings = metrics.run(ctx)
+    assert findings and all(isinstance(f, Finding) for f in findings)
+    assert all("\n" not in f.message for f in findings)

@@ -424,7 +424,7 @@ def _json_status(body: bytes):
     """The ``status`` field of a JSON object body, or None (no JSON, or no such field)."""
     try:
         document = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # nested past the stack: not a status either
         return None
     return document.get("status") if isinstance(document, dict) else None
 
