@@ -61,6 +61,7 @@ class Endpoint:
     check_hostname: bool = True
     postgres: bool = False
     note: str = ""  # said in the verdict (PostgreSQL's sslmode)
+    where: str | None = None  # the variable's file and line
 
     @property
     def address(self) -> str:
@@ -180,9 +181,9 @@ def verdict(endpoint: Endpoint, inspection: Inspection, now: datetime.datetime, 
         return failed(check, f"{who} is not valid before {_date(cert.not_before)}: clients refuse it until "
                       f"then; check the server's clock and the certificate's dates, or reinstall the previous one")
     if now >= cert.not_after:
-        days = (now - cert.not_after).days
-        return failed(check, f"{who} expired on {_date(cert.not_after)} ({days} days ago): clients refuse it; "
-                      f"renew it and reload the server")
+        ago = (now - cert.not_after).total_seconds() / 86400
+        return failed(check, f"{who} expired on {_date(cert.not_after)} ({ago:.1f} days ago): clients refuse "
+                      f"it; renew it and reload the server")
     if inspection.verify_error:
         if inspection.verify_code in NAME_MISMATCH_CODES:
             return failed(check, f"{who} does not match host name {endpoint.host} (it names "
@@ -222,7 +223,8 @@ def _url_endpoint(ctx: RunContext, check: str, title: str, key: str, ca_key: str
     if not target.tls:
         return not_applicable(check, f"{title} ({key}, {where(key)}) is {target.scheme}://: no TLS, no certificate")
     cafile, ca_origin = _ca(ctx.values, ca_key, where)
-    return Endpoint(check, f"{title} ({key}, {where(key)})", target.host, target.port, cafile, ca_origin)
+    return Endpoint(check, f"{title} ({key}, {where(key)})", target.host, target.port, cafile, ca_origin,
+                    where=where(key))
 
 
 def _db_endpoint(ctx: RunContext, check: str) -> Endpoint | Finding:
@@ -246,7 +248,7 @@ def _db_endpoint(ctx: RunContext, check: str) -> Endpoint | Finding:
     ca_origin = f"sslrootcert {rootcert} ({key})" if cafile else "the system's trust store"
     return Endpoint(check, f"PostgreSQL ({key}, {where})", host, int(params.get("port") or 5432), cafile, ca_origin,
                     verify_chain=verify_chain, check_hostname=mode == "verify-full", postgres=True,
-                    note=f"sslmode={mode}")
+                    note=f"sslmode={mode}", where=where)
 
 
 def endpoints_of(ctx: RunContext) -> list[Endpoint | Finding]:
@@ -278,11 +280,13 @@ def check_endpoint(endpoint: Endpoint, timeout: float, min_days: float,
     try:
         inspection = fetch_certificate(endpoint, timeout)
     except TlsUnavailable as exc:
-        return failed(endpoint.check, f"{endpoint.what}: no certificate read from {endpoint.address}: {exc}")
+        return failed(endpoint.check, f"{endpoint.what}: no certificate read from {endpoint.address}: {exc}",
+                      endpoint.where)
     except OSError as exc:  # the CA file (ssl.create_default_context)
         return failed(endpoint.check, f"{endpoint.what}: cannot read {endpoint.ca_origin}: "
-                      f"{exc.strerror or exc}")
-    return verdict(endpoint, inspection, now or datetime.datetime.now(datetime.timezone.utc), min_days)
+                      f"{exc.strerror or exc}", endpoint.where)
+    return _located(endpoint, verdict(endpoint, inspection, now or datetime.datetime.now(datetime.timezone.utc),
+                                      min_days))
 
 
 def run(ctx: RunContext) -> list[Finding]:
@@ -294,3 +298,7 @@ def run(ctx: RunContext) -> list[Finding]:
         else:
             findings.append(timed(lambda: check_endpoint(entry, settings.http_timeout, settings.cert_min_days)))
     return [replace(f, message=redact.mask(f.message)) for f in findings]
+
+
+def _located(endpoint: Endpoint, finding: Finding) -> Finding:
+    return replace(finding, where=finding.where or endpoint.where)
