@@ -102,7 +102,7 @@ def http_request(method: str, url: str, cafile: str | None, timeout: float, body
 
 def websocket_handshake(url: str, cafile: str | None, timeout: float) -> float:
     """Open and close a WebSocket; the seconds the opening handshake took."""
-    from websockets.exceptions import InvalidHandshake, InvalidStatus
+    from websockets.exceptions import InvalidHandshake, InvalidMessage, InvalidStatus
     from websockets.sync.client import connect
 
     context = _ssl_context(cafile) if url.lower().startswith("wss:") else None
@@ -112,6 +112,8 @@ def websocket_handshake(url: str, cafile: str | None, timeout: float) -> float:
             return time.monotonic() - started
     except InvalidStatus as exc:
         raise ProbeError(f"the server refused the WebSocket handshake with HTTP {exc.response.status_code}") from None
+    except InvalidMessage as exc:  # its text says what was wrong; it never quotes the URL
+        raise ProbeError(f"the server did not answer as a WebSocket server ({exc})") from None
     except InvalidHandshake as exc:
         raise ProbeError(f"the WebSocket handshake failed ({type(exc).__name__})") from None
     except ssl.SSLCertVerificationError as exc:
