@@ -2,6 +2,11 @@
 with a contract deployed, HTTPS APIs with certificates the tests make, a WebSocket feed."""
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -13,8 +18,9 @@ from fixtures.ports import PortReservation
 from fixtures.services import ServiceUnavailable, random_secret, write_env_file
 from flash_green_ops import adapters, redact
 from flash_green_ops.findings import Status
-from tests.conftest import assert_no_secrets, closed_port, run_script, silent_listener, skip_unless_ci
-from tests.pg_fixtures import BASE_ENV, by_check, context
+from tests.conftest import (REPO, assert_no_secrets, closed_port, port_is_free, run_ops_tests, run_script,
+                            silent_listener, skip_unless_ci, wait_for)
+from tests.pg_fixtures import BASE_ENV, by_check, context, process_alive
 
 
 @pytest.fixture(scope="module")
@@ -204,3 +210,60 @@ def test_preflight_runs_adapters_only_when_asked(ganache, write_env):
     assert "pw-xxxxxxxxxxxx" not in asked.stdout
     default = run_script("preflight_check.py", "--env-file", path)
     assert [line for line in default.stdout.splitlines() if " adapters." in line] == []
+
+
+# -- the local target's counterparts, and the node's cleanup -------------------------------------
+
+def test_the_local_targets_adapters_and_certificates_pass(pytester):
+    result = run_ops_tests(pytester, "-m", "adapters or tls", "-rA", timeout=300)
+    result.assert_outcomes(passed=len(adapters.CHECKS) + 4, skipped=4)
+    for check in (*adapters.CHECKS, "tls.vault", "tls.live_feed", "tls.ice", "tls.powerledger"):
+        result.stdout.fnmatch_lines([f"PASSED *[[]{check}[]]"])
+    result.stdout.fnmatch_lines(["SKIPPED *the web3 loan adapter (WEB3_RPC_URL, *) is http://: no TLS, no certificate"])
+
+
+KILLED_RUN = textwrap.dedent("""\
+    import pathlib, sys, time
+    from fixtures.ganache import GanacheNode
+    from fixtures.ports import PortReservation
+    node = GanacheNode(PortReservation(), pathlib.Path(sys.argv[1]))
+    node.start()
+    (pathlib.Path(sys.argv[1]) / "pid").write_text(f"{node._process.process.pid} {node.port}")
+    time.sleep(600)
+""")
+
+
+def test_a_killed_run_takes_its_node_with_it(ganache, tmp_path):
+    """SIGKILL runs no cleanup of ours: the node must still not outlive its run (setpriv
+    --pdeathsig). Needs ``ganache``: the binary is installed."""
+    run = subprocess.Popen([sys.executable, "-c", KILLED_RUN, str(tmp_path)], cwd=REPO,
+                           env={**os.environ, "PYTHONPATH": str(REPO)}, stdin=subprocess.DEVNULL)
+    pid = None
+    try:
+        text = wait_for(lambda: (tmp_path / "pid").exists() and (tmp_path / "pid").read_text(), 60,
+                        "the run to start its node")
+        pid, port = map(int, text.split())
+        assert process_alive(pid)
+        run.send_signal(signal.SIGKILL)
+        run.wait(10)
+        wait_for(lambda: not process_alive(pid), 10, f"ganache (pid {pid}) to end after its run was killed")
+        wait_for(lambda: port_is_free(port), 10, "its port to be free")
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+        if pid is not None and process_alive(pid):  # the test failed: no node outlives it
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_a_stopped_node_leaves_no_process_nor_port(tmp_path):
+    node = GanacheNode(PortReservation(), tmp_path, block_time=None)
+    try:
+        node.start()
+    except ServiceUnavailable as exc:
+        skip_unless_ci(str(exc))
+    pid, port = node._process.process.pid, node.port
+    node.stop()
+    node.stop()  # idempotent
+    assert not process_alive(pid) and port_is_free(port)
+    assert list(tmp_path.iterdir()) == []
