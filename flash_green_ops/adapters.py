@@ -108,7 +108,7 @@ def websocket_handshake(url: str, cafile: str | None, timeout: float) -> float:
     context = _ssl_context(cafile) if url.lower().startswith("wss:") else None
     started = time.monotonic()
     try:
-        with connect(url, ssl=context, open_timeout=timeout, close_timeout=timeout, proxy=None):
+        with connect(url, ssl=context, open_timeout=timeout, close_timeout=timeout):
             return time.monotonic() - started
     except InvalidStatus as exc:
         raise ProbeError(f"the server refused the WebSocket handshake with HTTP {exc.response.status_code}") from None
@@ -132,7 +132,7 @@ def json_rpc(url: str, method: str, params: list, cafile: str | None, timeout: f
 
         context = _ssl_context(cafile) if url.lower().startswith("wss:") else None
         try:
-            with connect(url, ssl=context, open_timeout=timeout, close_timeout=timeout, proxy=None) as ws:
+            with connect(url, ssl=context, open_timeout=timeout, close_timeout=timeout) as ws:
                 ws.send(json.dumps(request))
                 raw = ws.recv(timeout=timeout)
         except TimeoutError:

@@ -213,7 +213,7 @@ def test_postgres_certificate_read_through_the_ssl_request(tls_cluster, ca, tmp_
     finding = by_check(tls.run(context(write_env(DATABASE_URL=url))))["tls.db"]
     assert finding.status is status, finding.message
     assert re.search(expected, finding.message), finding.message
-    assert f"PostgreSQL (DATABASE_URL, " in finding.message and f"127.0.0.1:{tls_cluster.port}" in finding.message
+    assert "PostgreSQL (DATABASE_URL, " in finding.message and f"127.0.0.1:{tls_cluster.port}" in finding.message
     assert_no_secrets([password], finding.message)
 
 
@@ -226,3 +226,13 @@ def test_postgres_with_sslmode_prefer_is_not_applicable_and_a_wrong_ca_fails(tls
     url = f"{base}?sslmode=verify-ca&sslrootcert={other}"
     finding = by_check(tls.run(context(write_env(DATABASE_URL=url))))["tls.db"]
     assert finding.status is Status.FAIL and "does not verify with sslrootcert" in finding.message, finding.message
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--cert-min-days", "-1"], "argument --cert-min-days: must be 0 or more: '-1'"),
+    (["--web3-max-block-age", "soon"], "argument --web3-max-block-age: not a duration: 'soon'"),
+])
+def test_bad_option_values_are_one_line_and_exit_2(write_env, args, expected):
+    result = run_script("preflight_check.py", "--env-file", write_env(), "--stage", "tls", *args)
+    assert result.returncode == 2 and result.stdout == ""
+    assert expected in result.stderr and "Traceback" not in result.stderr
