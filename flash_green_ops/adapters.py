@@ -166,10 +166,7 @@ def _label(ctx: RunContext, adapter: Adapter) -> str:
 
 
 def _cafile(ctx: RunContext) -> tuple[str | None, str]:
-    path = endpoints.value(ctx.values, endpoints.TLS_CA_KEY)
-    if path:
-        return path, f"the CA in {endpoints.TLS_CA_KEY} ({path})"
-    return None, "the system's trust store"
+    return endpoints.ca_file(ctx.values, endpoints.TLS_CA_KEY)
 
 
 def _live_feed(ctx: RunContext, adapter: Adapter, url: str, target: endpoints.HostPort) -> Finding:

@@ -42,6 +42,14 @@ def value(values: dict[str, str], key: str) -> str:
     return (values.get(key) or "").strip()
 
 
+def ca_file(values: dict[str, str], key: str) -> tuple[str | None, str]:
+    """The CA bundle file ``key`` names (None: the system's trust store), and how messages name it."""
+    path = value(values, key)
+    if path:
+        return path, f"the CA in {key} ({path})"
+    return None, f"the system's trust store ({key} is not set)"
+
+
 @dataclass(frozen=True)
 class HostPort:
     scheme: str

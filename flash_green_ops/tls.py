@@ -206,13 +206,6 @@ def verdict(endpoint: Endpoint, inspection: Inspection, now: datetime.datetime, 
 # The endpoints the env names
 
 
-def _ca(values: dict[str, str], key: str | None, where) -> tuple[str | None, str]:
-    path = endpoints.value(values, key) if key else ""
-    if path:
-        return path, f"the CA in {key} ({path}, {where(key)})"
-    return None, "the system's trust store" + (f" ({key} is not set)" if key else "")
-
-
 def _url_endpoint(ctx: RunContext, check: str, title: str, key: str, ca_key: str) -> Endpoint | Finding:
     where = ctx.source.where
     url = endpoints.value(ctx.values, key)
@@ -222,7 +215,7 @@ def _url_endpoint(ctx: RunContext, check: str, title: str, key: str, ca_key: str
         return failed(check, f"{title} ({key}, {where(key)}): {exc}", where(key))
     if not target.tls:
         return not_applicable(check, f"{title} ({key}, {where(key)}) is {target.scheme}://: no TLS, no certificate")
-    cafile, ca_origin = _ca(ctx.values, ca_key, where)
+    cafile, ca_origin = endpoints.ca_file(ctx.values, ca_key)
     return Endpoint(check, f"{title} ({key}, {where(key)})", target.host, target.port, cafile, ca_origin,
                     where=where(key))
 
