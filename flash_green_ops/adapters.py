@@ -200,6 +200,14 @@ def _api(ctx: RunContext, adapter: Adapter, url: str, target: endpoints.HostPort
     return _http_answers(check, label, url, shown, target, cafile, ca, ctx.settings.http_timeout)
 
 
+def _quantity(value, what: str) -> int:
+    """A JSON-RPC quantity ("0x539") as an int; ProbeError for anything else (not an Ethereum node?)."""
+    try:
+        return int(value, 16)
+    except (TypeError, ValueError):
+        raise ProbeError(f"{what} is not a hex quantity: {str(value)[:40]!r}") from None
+
+
 def parse_chain_id(text: str) -> int:
     """``1``, ``1337`` or ``0x539``: ValueError otherwise."""
     text = text.strip()
@@ -216,7 +224,7 @@ def _web3(ctx: RunContext, adapter: Adapter, url: str, target: endpoints.HostPor
         return json_rpc(url, method, params, cafile, timeout)
 
     facts = []
-    chain_id = int(call("eth_chainId", []), 16)
+    chain_id = _quantity(call("eth_chainId", []), "eth_chainId's answer")
     expected = endpoints.value(ctx.values, CHAIN_ID_KEY)
     if expected:
         try:
@@ -242,7 +250,8 @@ def _web3(ctx: RunContext, adapter: Adapter, url: str, target: endpoints.HostPor
     block = call("eth_getBlockByNumber", ["latest", False])
     if not isinstance(block, dict) or "timestamp" not in block:
         return failed(check, f"{label}: eth_getBlockByNumber(latest) gave no block")
-    number, stamp = int(block.get("number") or "0x0", 16), int(block["timestamp"], 16)
+    number = _quantity(block.get("number"), "the latest block's number")
+    stamp = _quantity(block["timestamp"], "the latest block's timestamp")
     age = time.time() - stamp
     when = datetime.datetime.fromtimestamp(stamp, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
     limit = ctx.settings.web3_max_block_age
