@@ -123,7 +123,8 @@ SECRETS_OPTIONS = (
            duration, "DURATION"),
 )
 METRICS_OPTIONS = (
-    Option("--http-timeout", "HTTP timeout for scrapes and health (default 5)", positive_float, "SECONDS"),
+    Option("--http-timeout", "timeout of scrapes, health, adapter calls and TLS handshakes (default 5)",
+           positive_float, "SECONDS"),
     Option("--metrics-interval", "time between the two scrapes (default 1)", positive_float, "SECONDS"),
     Option("--metrics-strict", "lint problems fail instead of warn", action="store_true"),
 )
