@@ -44,6 +44,12 @@ def database_endpoint(ctx: RunContext, *, require_password: bool = False) -> PgE
                                   source_key=key, where=ctx.source.where(key))
 
 
+def database_params(ctx: RunContext) -> tuple[dict[str, str], str]:
+    """The env's libpq parameters (no password is looked for) and the variable they came from
+    (DATABASE_URL or DB_HOST): for what needs only the server's address (the TLS step)."""
+    return _params(ctx)
+
+
 def _params(ctx: RunContext) -> tuple[dict[str, str], str]:
     from psycopg import ProgrammingError
     from psycopg.conninfo import conninfo_to_dict, make_conninfo

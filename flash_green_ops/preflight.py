@@ -6,9 +6,10 @@ inside the functions that use them, so ``--stage env`` loads none of them.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from collections.abc import Callable, Sequence
 
-from flash_green_ops import database, envspec, metrics, secrets
+from flash_green_ops import adapters, database, envspec, metrics, secrets, tls
 from flash_green_ops.context import RunContext, make_context
 from flash_green_ops.contract import Contract, load_contract
 from flash_green_ops.envfile import EnvSource
@@ -18,12 +19,20 @@ from flash_green_ops.settings import Settings
 # stage name -> the step's entry point (a RunContext in, findings out), in the runbook's order.
 STAGES: dict[str, Callable[[RunContext], list[Finding]]] = {
     "env": envspec.run,
+    "tls": tls.run,
     "secrets": secrets.run,
     "db": database.run,
     "metrics": metrics.run,
+    "adapters": adapters.run,
 }
-# The service is not running yet at preflight time, so metrics is opt-in.
-DEFAULT_STAGES = ("env", "secrets", "db")
+# The service is not running yet at preflight time, so metrics is opt-in; the adapters' endpoints
+# are the nightly run's business (an outage upstream must not block a deploy), opt-in too.
+DEFAULT_STAGES = ("env", "tls", "secrets", "db")
+# A certificate about to expire, or even expired, is reported by the preflight but does not block
+# the deploy: the deploy does not change it, and blocking it would block the very fix. The
+# nightly runbook tests (ops_tests/test_tls.py) fail on it instead. Right after env, so the
+# warnings show whatever fails later.
+WARNING_ONLY_STAGES = ("tls",)
 
 
 def load_runbook_contract(path=None) -> Contract:
@@ -34,6 +43,13 @@ def load_runbook_contract(path=None) -> Contract:
 def new_context(source: EnvSource, contract: Contract, settings: Settings) -> RunContext:
     """A run's context, with the secrets step as the loader of the secret bundle (DB_PASSWORD)."""
     return make_context(source, contract, settings, bundle_loader=secrets.run)
+
+
+def as_warning(finding: Finding) -> Finding:
+    if finding.status is not Status.FAIL:
+        return finding
+    return replace(finding, status=Status.WARN, message=f"{finding.message} (a warning in the preflight; "
+                   f"the nightly run fails it)")
 
 
 def run_stages(ctx: RunContext, stages: Sequence[str]) -> list[Finding]:
@@ -49,6 +65,8 @@ def run_stages(ctx: RunContext, stages: Sequence[str]) -> list[Finding]:
             continue
         started = time.monotonic()
         results = [f for f in step(ctx) if f.applies]
+        if name in WARNING_ONLY_STAGES:
+            results = [as_warning(f) for f in results]
         elapsed = time.monotonic() - started
         # A check that did not time itself gets its share of the stage's time.
         findings += [f.with_stage(name, f.duration or elapsed / len(results)) for f in results]

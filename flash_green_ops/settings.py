@@ -22,6 +22,8 @@ class Settings:
     http_timeout: float = 5.0
     metrics_interval: float = 1.0
     metrics_strict: bool = False
+    web3_max_block_age: float = 300.0  # seconds: an older latest block means the node is not synced
+    cert_min_days: float = 14.0  # a certificate expiring sooner is a warning
 
     @classmethod
     def from_mapping(cls, options: dict) -> Settings:
@@ -31,7 +33,7 @@ class Settings:
 
 
 def parse_duration(text: str) -> float:
-    """``90``, ``90s``, ``15m``, ``24h`` or ``2d`` as seconds (for --vault-min-ttl)."""
+    """``90``, ``90s``, ``15m``, ``24h`` or ``2d`` as seconds (--vault-min-ttl, --web3-max-block-age)."""
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     text = text.strip().lower()
     scale = units.get(text[-1:], None)
@@ -54,6 +56,16 @@ def positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be greater than 0: {text!r}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more: {text!r}")
     return value
 
 
@@ -111,11 +123,20 @@ SECRETS_OPTIONS = (
            duration, "DURATION"),
 )
 METRICS_OPTIONS = (
-    Option("--http-timeout", "HTTP timeout for scrapes and health (default 5)", positive_float, "SECONDS"),
+    Option("--http-timeout", "timeout of scrapes, health, adapter calls and TLS handshakes (default 5)",
+           positive_float, "SECONDS"),
     Option("--metrics-interval", "time between the two scrapes (default 1)", positive_float, "SECONDS"),
     Option("--metrics-strict", "lint problems fail instead of warn", action="store_true"),
 )
-ALL_OPTIONS = ENV_OPTIONS + DB_OPTIONS + SECRETS_OPTIONS + METRICS_OPTIONS
+ADAPTER_OPTIONS = (
+    Option("--web3-max-block-age", "fail when the web3 node's latest block is older than this "
+                                   "(90s, 15m; default 5m)", duration, "DURATION"),
+)
+TLS_OPTIONS = (
+    Option("--cert-min-days", "warn when a certificate expires within this many days (default 14)",
+           non_negative_float, "DAYS"),
+)
+ALL_OPTIONS = ENV_OPTIONS + DB_OPTIONS + SECRETS_OPTIONS + METRICS_OPTIONS + ADAPTER_OPTIONS + TLS_OPTIONS
 
 
 def add_options(add: Callable, options=ALL_OPTIONS) -> None:

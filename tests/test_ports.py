@@ -78,7 +78,7 @@ def test_a_targets_services_have_distinct_held_ports_and_waste_none(tmp_path, ki
         target = ThrowawayTarget(tmp_path, runtime=runtime)
         try:
             ports = {name: service.port for name, service in target.services.items()}
-            assert set(ports) == {"postgres", "vault", "aws", "service"}, ports
+            assert set(ports) == {"postgres", "vault", "aws", "service", "adapters", "web3"}, ports
             assert len(set(ports.values())) == len(ports), ports
             assert not any(p in _ephemeral_range() for p in ports.values()), ports
             assert not any(_can_bind(p) for p in ports.values()), "a service's port is not held before it starts"

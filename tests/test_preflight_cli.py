@@ -35,9 +35,10 @@ def test_a_failing_check_exits_1_and_later_stages_are_skipped_with_the_reason(tm
     result = preflight("--env-file", write(tmp_path, STAGING.replace("API_KEY=k-3f9a7c1e5b\n", "")))
     assert result.returncode == 1
     assert f"FAIL env.api-key API_KEY is missing ({tmp_path}/test.env): set it" in result.stdout
+    assert "SKIP tls.stage skipped: stage env failed" in result.stdout
     assert "SKIP secrets.stage skipped: stage env failed" in result.stdout
     assert "SKIP db.stage skipped: stage env failed" in result.stdout
-    assert result.stdout.splitlines()[-1] == "preflight: 16 passed, 1 failed, 4 skipped"
+    assert result.stdout.splitlines()[-1] == "preflight: 16 passed, 1 failed, 5 skipped"
 
 
 def test_json_has_every_check_with_id_stage_status_message_duration(tmp_path):
