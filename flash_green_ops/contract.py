@@ -1,6 +1,7 @@
 """Load the declarative env contract (flash_green_ops/contract.toml) into plain data."""
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from collections.abc import Mapping
@@ -100,11 +101,16 @@ _VARIABLE = {"doc": "string", "type": "string?", "schemes": "strings?", "product
 _RULE = {"id": "string", "kind": "string", "doc": "string?", "environments": "strings?"}
 
 
+def _key(name: str) -> str:
+    """A TOML key as a message shows it: bare when it can be, else quoted (one line, short)."""
+    return name if re.fullmatch(r"[A-Za-z0-9_-]{1,60}", name) else json.dumps(name[:40])
+
+
 def _check(table: dict, shapes: dict[str, str], where: str) -> None:
     """Every key of ``table`` known to ``shapes`` and of its shape; every required key present."""
     for key in table:
         if key not in shapes:
-            raise ValueError(f"{where}: unknown key {str(key)[:40]!r} (known: {', '.join(shapes)})")
+            raise ValueError(f"{where}: unknown key {_key(key)} (known: {', '.join(shapes)})")
     for key, shape in shapes.items():
         optional = shape.endswith("?")
         test, described = SHAPES[shape.rstrip("?")]
@@ -121,12 +127,12 @@ def _check_shape(data: dict, rule_params: Mapping[str, Mapping[str, str]] | None
     for section, shapes in _SECTIONS.items():
         _check(data.get(section, {}), shapes, f"[{section}]")
     for name, spec in data.get("variables", {}).items():
-        where = f"[variables.{name}]"
+        where = f"[variables.{_key(name)}]"
         if not isinstance(spec, dict):
             raise ValueError(f"{where}: not a table")
         _check(spec, _VARIABLE, where)
         if spec.get("type", "string") not in VARIABLE_TYPES:
-            raise ValueError(f"{where}: type {spec['type'][:40]!r} is not one of {', '.join(VARIABLE_TYPES)}")
+            raise ValueError(f"{where}: type {_key(spec['type'])} is not one of {', '.join(VARIABLE_TYPES)}")
         if spec.get("pattern") is not None:
             try:
                 re.compile(spec["pattern"])
@@ -136,20 +142,20 @@ def _check_shape(data: dict, rule_params: Mapping[str, Mapping[str, str]] | None
     for number, spec in enumerate(data.get("rules", []), 1):
         where = f"[[rules]] #{number}"
         _check({k: v for k, v in spec.items() if k in _RULE}, _RULE, where)
-        where = f"[[rules]] #{number} ({spec['id'][:40]})"
+        where = f"[[rules]] #{number} ({_key(spec['id'])})"
         if spec["id"] in seen:
             raise ValueError(f"{where}: the id is used by an earlier rule")
         seen.add(spec["id"])
         if rule_params is not None:
             if spec["kind"] not in rule_params:
-                raise ValueError(f"{where}: unknown kind {spec['kind'][:40]!r} "
+                raise ValueError(f"{where}: unknown kind {_key(spec['kind'])} "
                                  f"(known: {', '.join(sorted(rule_params))})")
             _check({k: v for k, v in spec.items() if k not in _RULE}, dict(rule_params[spec["kind"]]), where)
     for pattern in data.get("placeholders", ()):
         try:
             re.compile(pattern)
         except re.error as exc:
-            raise ValueError(f"placeholders: {pattern[:40]!r} is not a regular expression ({exc})") from None
+            raise ValueError(f"placeholders: {json.dumps(pattern[:40])} is not a regular expression ({exc})") from None
 
 
 # A contract is a few KB of TOML; the bound only stops a runaway file or a device.

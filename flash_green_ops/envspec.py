@@ -286,8 +286,9 @@ def _formats(ctx: RunContext, rule: Rule, check: str) -> list[Finding]:
         if problem:
             where = ctx.source.where(var.name)
             problems.append(failed(check, f"{var.name} {problem} ({where})", where))
-    if ctx.source.is_set("DATABASE_URL") and not _format_problem(ctx.contract.variables["DATABASE_URL"],
-                                                                 ctx.values["DATABASE_URL"]):
+    database_url = ctx.contract.variables.get("DATABASE_URL")
+    if database_url and ctx.source.is_set("DATABASE_URL") and not _format_problem(database_url,
+                                                                                   ctx.values["DATABASE_URL"]):
         from psycopg.conninfo import conninfo_to_dict
 
         try:

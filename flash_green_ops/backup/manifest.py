@@ -485,7 +485,9 @@ def _shape_problem(data) -> str | None:
     validator = jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
     error = jsonschema.exceptions.best_match(validator.iter_errors(data))
     if error is not None:
-        return f"{error.json_path}: {_describe(error)}"
+        # Keys are the manifest's own text: escaped, so a newline in one cannot break the line.
+        path = "".join(c if c.isprintable() else repr(c)[1:-1] for c in error.json_path)
+        return f"{path[:200]}: {_describe(error)}"
     method = data["hash"]["method"]
     if method in _REFUSED_METHODS:
         return f"hash.method is {method!r}: {_REFUSED_METHODS[method]}"
@@ -494,7 +496,8 @@ def _shape_problem(data) -> str | None:
     unknown = sorted(set(data["tables"]) - set(data["schema"]["relations"]))
     if unknown:
         # A table the comparison would otherwise skip in silence when the database lacks it too.
-        return (f"$.tables: {', '.join(unknown[:3])[:200]}{' and more' if len(unknown) > 3 else ''} "
+        named = ", ".join(repr(name)[1:-1] for name in unknown[:3])[:200]
+        return (f"$.tables: {named}{' and more' if len(unknown) > 3 else ''} "
                 f"not in schema.relations: the manifest was edited or truncated")
     return None
 
