@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flash_green_ops import envfile
+from flash_green_ops import conninfo, envfile
 from flash_green_ops.context import RunContext
 from flash_green_ops.contract import Contract, Rule, Variable
 from flash_green_ops.findings import Finding, failed, passed, skipped, warned
@@ -164,11 +164,9 @@ def _sslmode(ctx: RunContext, rule: Rule, check: str) -> list[Finding]:
     url_key, key, allowed = rule.params["url"], rule.params["key"], rule.params["allowed"]
     wanted = _join(allowed, "or")
     if ctx.source.is_set(url_key):
-        from psycopg.conninfo import conninfo_to_dict  # lazy: only this rule needs libpq
-
         where = ctx.source.where(url_key)
         try:
-            mode = conninfo_to_dict(ctx.values[url_key].strip()).get("sslmode")
+            mode = conninfo.parse(ctx.values[url_key].strip()).get("sslmode")
         except Exception:
             return [failed(check, f"{url_key} cannot be parsed as a PostgreSQL URL ({where}): "
                                   f"fix it; production also needs sslmode={allowed[-1]}", where)]
@@ -290,10 +288,8 @@ def _formats(ctx: RunContext, rule: Rule, check: str) -> list[Finding]:
             problems.append(failed(check, f"{var.name} {problem} ({where})", where))
     if ctx.source.is_set("DATABASE_URL") and not _format_problem(ctx.contract.variables["DATABASE_URL"],
                                                                  ctx.values["DATABASE_URL"]):
-        from psycopg.conninfo import conninfo_to_dict
-
         try:
-            conninfo_to_dict(ctx.values["DATABASE_URL"].strip())
+            conninfo.parse(ctx.values["DATABASE_URL"].strip())
         except Exception:
             where = ctx.source.where("DATABASE_URL")
             problems.append(failed(check, f"DATABASE_URL is not a URL libpq accepts ({where}): "
