@@ -22,6 +22,7 @@ class Settings:
     http_timeout: float = 5.0
     metrics_interval: float = 1.0
     metrics_strict: bool = False
+    metrics_rules: str = "current"  # promlint.RULESETS: today's Prometheus, or promtool 2.42's
 
     @classmethod
     def from_mapping(cls, options: dict) -> Settings:
@@ -65,6 +66,15 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more: {text!r}")
     return value
+
+
+METRICS_RULES = ("current", "client_golang-1.14")  # metrics/promlint.RULESETS (not imported: env stage)
+
+
+def metrics_rules(text: str) -> str:
+    if text not in METRICS_RULES:
+        raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(METRICS_RULES)}")
+    return text
 
 
 def duration(text: str) -> float:
@@ -114,6 +124,9 @@ METRICS_OPTIONS = (
     Option("--http-timeout", "HTTP timeout for scrapes and health (default 5)", positive_float, "SECONDS"),
     Option("--metrics-interval", "time between the two scrapes (default 1)", positive_float, "SECONDS"),
     Option("--metrics-strict", "lint problems fail instead of warn", action="store_true"),
+    Option("--metrics-rules", "whose verdicts on the exposition: current (today's Prometheus: UTF-8 names, "
+                              "gauge histograms) or client_golang-1.14 (promtool 2.42, e.g. Debian 12's); "
+                              "default current", metrics_rules, "RULES"),
 )
 ALL_OPTIONS = ENV_OPTIONS + DB_OPTIONS + SECRETS_OPTIONS + METRICS_OPTIONS
 

@@ -42,8 +42,8 @@ def test_openmetrics_counters_are_named_as_exposed():
 
 
 @pytest.mark.parametrize("text, line, reason, quoted", [
-    (GOOD + "rpc_seconds_count one\n", 11, "not valid exposition text", "rpc_seconds_count one"),
-    ("# HELP a A.\n\n\na{x=\"1\",x=\"2\"} 1\n", 4, "not valid exposition text", 'a{x="1",x="2"} 1'),
+    (GOOD + "rpc_seconds_count one\n", 11, "expected float as value, got 'one'", "rpc_seconds_count one"),
+    ("# HELP a A.\n\n\na{x=\"1\",x=\"2\"} 1\n", 4, "duplicate label names for metric 'a'", 'a{x="1",x="2"} 1'),
     ("# HELP a A.\n# TYPE a gauge\n# TYPE a gauge\n", 3, "second TYPE line for metric name 'a'", "# TYPE a gauge"),
     ("# HELP a A.\n# TYPE a stateset\na 1\n", 2, "unknown metric type 'stateset'", "# TYPE a stateset"),
     ('# TYPE h histogram\nh_bucket{le="x"} 1\n', 2, "expected float as value for 'le' label", 'h_bucket{le="x"} 1'),
@@ -82,7 +82,7 @@ def test_duplicate_series_are_flagged_by_the_current_rules_only():
     text = ('# HELP jobs_total J.\n# TYPE jobs_total counter\njobs_total{a="1",b="2"} 1\n'
             'jobs_total{b="2",a="1"} 2\n')
     assert lint_text(text, ruleset=CURRENT) == [
-        Problem("jobs_total", 'metric not unique (jobs_total{a="1",b="2"} on lines 3 and 4)', 4)]
+        Problem("jobs_total", "metric not unique", 4, 'jobs_total{a="1",b="2"} on lines 3 and 4')]
     assert lint_text(text, ruleset=LEGACY) == []
 
 

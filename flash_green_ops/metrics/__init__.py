@@ -18,9 +18,9 @@ from flash_green_ops import redact
 from flash_green_ops.context import RunContext
 from flash_green_ops.contract import Contract
 from flash_green_ops.findings import Finding, failed, passed, skipped, timed, warned
-from flash_green_ops.metrics.exposition import (OPENMETRICS, TEXT, Exposition, ExpositionError, format_of, parse,
-                                                quote_line, series_key)
-from flash_green_ops.metrics.promlint import CURRENT, lint_families
+from flash_green_ops.metrics.exposition import (OPENMETRICS, TEXT, Exposition, ExpositionError, Family, format_of,
+                                                parse, quote_line, series_key)
+from flash_green_ops.metrics.promlint import lint_families
 from flash_green_ops.neterrors import connection_reason
 
 STAGE = "metrics"
@@ -37,6 +37,7 @@ CONNECT_RETRIES = 2
 MAX_REDIRECTS = 5  # Prometheus follows redirects too
 MAX_BODY_BYTES = 64 * 1024 * 1024  # a scrape this large is a bug in the exporter anyway
 HEALTHY_STATUSES = ("ok", "pass", "healthy")
+START_TIME = "process_start_time_seconds"
 LINT_SHOWN = 20  # problems quoted in one finding; the rest are counted
 
 
@@ -188,7 +189,7 @@ class MetricsProbe:
         if not isinstance(response, Response) or response.status != 200:
             return None
         if self._exposition is None:
-            self._exposition = _parse(response)
+            self._exposition = _parse(response, self.settings.metrics_rules)
         return self._exposition
 
     def _where_key(self) -> str:
@@ -267,11 +268,12 @@ class MetricsProbe:
         unparsed = self._unparsed(check)
         if unparsed:
             return unparsed
-        problems = lint_families(self.exposition().families, CURRENT)
+        problems = lint_families(self.exposition().families, self.settings.metrics_rules)
         if not problems:
             return passed(check, f"no problems by the rules of promtool check metrics in {self.shown_url}",
                           self.shown_url)
-        shown = "; ".join(f"{p.metric} {p.text} (line {p.line})" for p in problems[:LINT_SHOWN])
+        shown = "; ".join(f"{p.metric} {p.text} (line {p.line}{': ' + p.detail if p.detail else ''})"
+                          for p in problems[:LINT_SHOWN])
         more = f"; and {len(problems) - LINT_SHOWN} more" if len(problems) > LINT_SHOWN else ""
         names = len({p.metric for p in problems})
         message = (f"{len(problems)} problems in {names} metric families by the rules of promtool check "
@@ -312,7 +314,8 @@ class MetricsProbe:
             return failed(check, f"the second scrape of {self.shown_url}, {interval:g} s after the first, "
                                  f"failed: {found}; the service may have crashed or be restarting",
                           self.shown_url)
-        later = _parse(second)
+        # Only what the comparison reads: counters, histograms, summaries, the start time.
+        later = _parse(second, self.settings.metrics_rules, wanted=_compared)
         if isinstance(later, ExpositionError):
             return failed(check, f"the second scrape of {self.shown_url} does not parse: line {later.line}: "
                                  f"{later.reason}: {quote_line(later.text)}", self.shown_url)
@@ -381,13 +384,18 @@ def _counter_values(exposition: Exposition) -> dict[str, float]:
 
 
 def _start_time(exposition: Exposition) -> float | None:
-    family = exposition.family("process_start_time_seconds")
+    family = exposition.family(START_TIME)
     return family.samples[0].value if family and family.samples else None
 
 
-def _parse(response: Response) -> Exposition | ExpositionError:
+def _compared(family: Family) -> bool:
+    """The families compare_scrapes reads."""
+    return family.type in ("counter", "histogram", "summary") or family.name == START_TIME
+
+
+def _parse(response: Response, rules: str, wanted=None) -> Exposition | ExpositionError:
     try:
-        return parse(response.body, format_of(response.content_type))
+        return parse(response.body, format_of(response.content_type), rules, wanted)
     except ExpositionError as exc:
         return exc
 
