@@ -8,11 +8,12 @@ import pytest
 from werkzeug.wrappers import Response
 
 from fixtures.services import random_secret, write_env_file
-from flash_green_ops import metrics, redact
+from flash_green_ops import metrics, redact, settings
 from flash_green_ops.preflight import new_context
 from flash_green_ops.contract import load_contract
 from flash_green_ops.envfile import parse_env_text
 from flash_green_ops.findings import Status
+from flash_green_ops.metrics.promlint import RULESETS
 from flash_green_ops.settings import Settings
 from tests.conftest import assert_no_secrets, run_script
 from tests.metrics_http import OPENMETRICS_TYPE, ScriptedServer, SilentListener, exposition
@@ -166,6 +167,35 @@ def test_lint_problems_warn_by_default_and_fail_when_strict(server):
     assert 'use base unit "seconds" instead of "milliseconds"' in lenient.message
     strict = metrics.MetricsProbe(context(service_env(server), metrics_strict=True)).lint()
     assert strict.status is Status.FAIL and strict.message == lenient.message
+
+
+def test_a_duplicate_series_is_promlints_text_with_its_lines_beside(server):
+    server.serve_metrics(exposition(extra='flash_green_orders_total{venue="ice"} 11\n'))
+    finding = metrics.MetricsProbe(context(service_env(server))).lint()
+    assert finding.status is Status.WARN
+    assert ('flash_green_orders_total metric not unique (line 14: flash_green_orders_total{venue="ice"} '
+            'on lines 6 and 14)') in finding.message
+
+
+def test_the_rule_set_is_an_option(server, tmp_path):
+    """--metrics-rules: today's Prometheus reads UTF-8 names; promtool 2.42's rules do not."""
+    server.serve_metrics(exposition(extra='# HELP "flash.green.up" Up.\n# TYPE "flash.green.up" gauge\n'
+                                          '{"flash.green.up"} 1\n'))
+    healthy(server)
+    env_file, _ = _env_file(tmp_path, server)
+    common = ("--stage", "metrics", "--env-file", env_file, "--http-timeout", "2", "--metrics-interval", "0.1")
+    current = run_script("preflight_check.py", *common)
+    assert current.returncode == 0 and "PASS metrics.parse" in current.stdout, current.stdout + current.stderr
+    legacy = run_script("preflight_check.py", *common, "--metrics-rules", "client_golang-1.14")
+    assert legacy.returncode == 1 and "FAIL metrics.parse" in legacy.stdout and "line 14: invalid metric name in comment" \
+        in legacy.stdout, legacy.stdout
+    bad = run_script("preflight_check.py", *common, "--metrics-rules", "2.0")
+    assert bad.returncode == 2 and "'2.0' is not one of current, client_golang-1.14" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
+def test_the_option_offers_the_rule_sets_promlint_has():
+    assert settings.METRICS_RULES == RULESETS
 
 
 def test_a_missing_required_family_is_named(server):

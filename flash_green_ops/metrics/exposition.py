@@ -344,24 +344,25 @@ class _TextReader:
     def _sample(self, text: str) -> None:
         """A sample line walked as expfmt walks it: name, ``{labels}`` or not, value, timestamp."""
         n = len(text)
-        name, i = "", 0
-        braces = text[0] == "{"
-        if braces:
+        labels: dict[str, str] = {}
+        if text[0] == "{":  # {"my.metric",a="1"}: the name is among the labels
             if not self.current:
                 self._error("invalid metric name")
-            i = 1
+            name, labels, i = self._labels(text, 1, "", braces=True)
+            family = self._family_of_sample(name)
+            if self.wanted and not self.wanted(family):
+                return
         else:
             name, i = self._name(text, 0, _METRIC_NAME)
             if not name:
                 self._error("invalid metric name")
+            family = self._family_of_sample(name)
+            if self.wanted and not self.wanted(family):
+                return
             i = _skip_blanks(text, i)
-        labels: dict[str, str] = {}
-        if braces or (i < n and text[i] == "{"):
-            name, labels, i = self._labels(text, i if braces else i + 1, name, braces)
-            i = _skip_blanks(text, i)
-        family = self._family_of_sample(name)
-        if self.wanted and not self.wanted(family):
-            return
+            if i < n and text[i] == "{":
+                name, labels, i = self._labels(text, i + 1, name, braces=False)
+        i = _skip_blanks(text, i)
         value = _WORD.match(text, i).group(0)
         i += len(value)
         timestamp, rest = None, ""
@@ -384,9 +385,12 @@ class _TextReader:
                 self._error(f"expected integer as timestamp, got {timestamp!r}")
             if rest:
                 self._error(f"spurious string after timestamp: {rest!r}")
-        if (self.current and family.type in HISTOGRAMS and number < 0
-                and name[len(family.name):] in ("_bucket", "_count", "_gcount")):
-            self._error(f"a histogram's bucket or count cannot be negative, got {value!r}")
+        if self.current and number < 0 and family.type in HISTOGRAMS:
+            suffix = name[len(family.name):]
+            if suffix in ("_count", "_gcount"):
+                self._error(f"negative count for histogram {family.name!r}")
+            if suffix == "_bucket":
+                self._error(f"negative bucket population for histogram {family.name!r}")
         family.samples.append(Sample(name, labels, number, self.number))
 
     def _name(self, text: str, i: int, pattern: re.Pattern) -> tuple[str, int]:
@@ -428,6 +432,8 @@ class _TextReader:
                 self._error(f"invalid label name for metric {name!r}")
             i = _skip_blanks(text, i)
             if braces and text.startswith((",", "}"), i):
+                if name:
+                    self._error("multiple metric names")
                 name = label
                 i += text[i] == ","
                 continue
