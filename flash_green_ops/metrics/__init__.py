@@ -51,7 +51,7 @@ class Response:
     status: int
     reason: str
     content_type: str
-    body: bytes
+    body: bytes | bytearray
     elapsed: float
 
 
@@ -107,16 +107,15 @@ def http_get(url: str, timeout: float, accept: str = "*/*") -> Response:
         try:
             with session.get(url, headers={"Accept": accept}, stream=True,
                              timeout=(timeout / (1 + CONNECT_RETRIES), timeout)) as answer:
-                chunks, size = [], 0
+                body = bytearray()  # grown in place: chunks joined at the end would double the peak
                 for chunk in answer.iter_content(64 * 1024):
-                    chunks.append(chunk)
-                    size += len(chunk)
-                    if size > MAX_BODY_BYTES:
+                    body += chunk
+                    if len(body) > MAX_BODY_BYTES:
                         raise HttpFailure(f"the body is larger than {MAX_BODY_BYTES // 2**20} MiB")
                     if time.monotonic() > deadline:
                         raise HttpFailure(f"the answer did not finish within {timeout:g} s")
                 return Response(url, answer.status_code, answer.reason or "",
-                                answer.headers.get("Content-Type", ""), b"".join(chunks),
+                                answer.headers.get("Content-Type", ""), body,
                                 time.monotonic() - started)
         except requests.exceptions.Timeout:
             raise HttpFailure(f"no answer within {timeout:g} s (timed out)") from None
@@ -259,7 +258,7 @@ class MetricsProbe:
                                  f"{exposition.line}: {exposition.reason}: {quote_line(exposition.text)}; "
                                  f"Prometheus drops the whole scrape: fix the exporter's output",
                           f"{self.shown_url} line {exposition.line}")
-        samples = sum(len(f.samples) for f in exposition.families)
+        samples = sum(len(f) for f in exposition.families)
         return passed(check, f"{len(exposition.families)} metric families, {samples} samples parsed as "
                              f"{fmt_name} from {self.shown_url}", self.shown_url)
 

@@ -30,8 +30,10 @@ from __future__ import annotations
 import io
 import math
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+import sys
+from array import array
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 
 TEXT, OPENMETRICS = "text", "openmetrics"
 CURRENT, LEGACY = "current", "client_golang-1.14"
@@ -66,7 +68,7 @@ class ExpositionError(Exception):
         super().__init__(f"line {line}: {reason}: {quote_line(text)}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Sample:
     name: str
     labels: dict[str, str]
@@ -74,18 +76,47 @@ class Sample:
     line: int
 
 
-@dataclass
 class Family:
     """A metric family as exposed: ``name`` is the exposed name (an OpenMetrics counter's
     carries ``_total``, as in the text format), ``type`` lower-case (OpenMetrics ``unknown`` is
     ``untyped``; both spellings of a gauge histogram are ``gaugehistogram``), ``help`` whether
-    a non-empty HELP was given, ``line`` where it first appears."""
+    a non-empty HELP was given, ``line`` where it first appears.
 
-    name: str
-    type: str
-    help: bool
-    line: int
-    samples: list[Sample] = field(default_factory=list)
+    Samples read from the text format are kept compactly (name, value, line and where the line
+    starts in the body, in arrays) and their labels are read again from the body when asked
+    for: a 4 MB exposition then costs well under its size on top of the body, where a Sample
+    with a dict of labels each would cost several times it (bench/metrics_bench.py).
+    """
+
+    __slots__ = ("name", "type", "help", "line", "_given", "_names", "_values", "_lines", "_offsets", "_source")
+
+    def __init__(self, name: str, type: str, help: bool, line: int, samples: Iterable[Sample] = ()):
+        self.name, self.type, self.help, self.line = name, type, help, line
+        self._given = list(samples)
+        self._names: list[str] = []
+        self._values, self._lines, self._offsets = array("d"), array("q"), array("q")
+        self._source = None  # what reads a line's labels again (the text reader)
+
+    def __repr__(self) -> str:
+        return f"Family({self.name!r}, {self.type!r}, help={self.help}, line={self.line}, samples={len(self)})"
+
+    def __len__(self) -> int:
+        return len(self._given) + len(self._values)
+
+    def _append(self, name: str, value: float, line: int, offset: int, source) -> None:
+        self._names.append(name)
+        self._values.append(value)
+        self._lines.append(line)
+        self._offsets.append(offset)
+        self._source = source
+
+    @property
+    def samples(self) -> list[Sample]:
+        if self._given:
+            return self._given
+        labels_at = self._source.labels_at if self._source else None
+        return [Sample(name, labels_at(offset), value, line)
+                for name, value, line, offset in zip(self._names, self._values, self._lines, self._offsets)]
 
     def series(self) -> list[Sample]:
         """One sample per series as promlint counts them: a summary's quantiles, a histogram's
@@ -127,14 +158,14 @@ def parse(body: str | bytes, fmt: str = TEXT, rules: str = CURRENT,
     the samples of these families only (the others' sample lines are skipped unchecked)."""
     if rules not in RULESETS:
         raise ValueError(f"unknown rule set {rules!r}: use one of {', '.join(RULESETS)}")
-    if isinstance(body, bytes):
-        try:
-            body = body.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            number = body.count(b"\n", 0, exc.start) + 1
-            line = body.split(b"\n")[number - 1].decode("utf-8", "replace")
-            raise ExpositionError(number, line, "not UTF-8") from None
     if fmt == OPENMETRICS:
+        if isinstance(body, (bytes, bytearray)):
+            try:
+                body = body.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                number = body.count(b"\n", 0, exc.start) + 1
+                line = bytes(body).split(b"\n")[number - 1].decode("utf-8", "replace")
+                raise ExpositionError(number, line, "not UTF-8") from None
         exposition = _parse_openmetrics(body)
         if wanted:
             exposition.families = [f for f in exposition.families if wanted(f)]
@@ -232,8 +263,8 @@ class _CountingReader:
 class _TextReader:
     """The text format as Prometheus reads it, one line at a time (see the module docstring)."""
 
-    def __init__(self, text: str, rules: str, wanted: Callable[[Family], bool] | None):
-        self.text, self.wanted = text, wanted
+    def __init__(self, body: str | bytes, rules: str, wanted: Callable[[Family], bool] | None):
+        self.body, self.wanted = body, wanted
         self.current = rules == CURRENT
         self.types = CURRENT_TYPES if self.current else LEGACY_TYPES
         self.special = SPECIAL_LABEL if self.current else {"histogram": "le", "summary": "quantile"}
@@ -241,16 +272,38 @@ class _TextReader:
         self.number, self.line = 0, ""
 
     def parse(self) -> Exposition:
-        lines = self.text.split("\n")  # "\n" only, as Prometheus counts lines
-        last = lines.pop()  # "" when the text ends with a newline, as it must
-        for self.number, self.line in enumerate(lines, 1):
+        """Line by line, without a decoded copy of the whole body (each line is decoded alone,
+        so a line that is not UTF-8 is named at once)."""
+        binary = not isinstance(self.body, str)
+        self.offset = 0
+        for self.number, raw in enumerate(_lines(self.body), 1):
+            if binary:
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    self.line = raw.decode("utf-8", "replace").rstrip("\n")
+                    self._error("not UTF-8")
+            else:
+                line = raw
+            ended = line.endswith("\n")
+            self.line = line[:-1] if ended else line
             self._read(self.line)
-        if last.strip(" \t"):
-            self.number, self.line = len(lines) + 1, last
-            self._read(last)
-            self._error("unexpected end of input stream (the last line has no newline)")
+            if not ended and self.line.strip(" \t"):
+                self._error("unexpected end of input stream (the last line has no newline)")
+            self.offset += len(raw)
         # Prometheus drops families without samples; they are not linted either.
-        return Exposition(TEXT, [f for f in self.families.values() if f.samples])
+        return Exposition(TEXT, [f for f in self.families.values() if len(f)])
+
+    def labels_at(self, offset: int) -> dict[str, str]:
+        """The labels of the sample line starting at ``offset`` (it parsed: no error here)."""
+        newline = b"\n" if isinstance(self.body, (bytes, bytearray)) else "\n"
+        end = self.body.find(newline, offset)
+        line = self.body[offset:end if end >= 0 else len(self.body)]
+        text = (line.decode("utf-8") if not isinstance(line, str) else line).lstrip(" \t")
+        plain = _PLAIN_SAMPLE.fullmatch(text)
+        if plain:
+            return dict(_PLAIN_PAIR.findall(plain.group(2))) if plain.group(2) else {}
+        return self._parts(text)[2]
 
     def _read(self, line: str) -> None:
         text = line.lstrip(" \t")
@@ -272,12 +325,12 @@ class _TextReader:
         """expfmt's setOrCreateCurrentMF: the family itself, else the summary or histogram that
         ``name`` is the _sum/_count (or _bucket) of, else a new family."""
         family = self.families.get(name)
-        if family:
+        if family is not None:
             return family
         for suffix, types in _JOINS:
             if name.endswith(suffix) and len(name) > len(suffix):
                 base = self.families.get(name[: -len(suffix)])
-                if base and base.type in types and (self.current or base.type != "gaugehistogram"):
+                if base is not None and base.type in types and (self.current or base.type != "gaugehistogram"):
                     return base
         family = self.families[name] = Family(name=name, type="", help=False, line=self.number)
         return family
@@ -342,7 +395,14 @@ class _TextReader:
         return family
 
     def _sample(self, text: str) -> None:
-        """A sample line walked as expfmt walks it: name, ``{labels}`` or not, value, timestamp."""
+        """A sample line walked as expfmt walks it (see _parts)."""
+        parts = self._parts(text, self.wanted)
+        if parts:
+            self._add(*parts)
+
+    def _parts(self, text: str, wanted=None):
+        """name, ``{labels}`` or not, value, timestamp, as expfmt reads them: (family, name,
+        labels, value, timestamp, the rest after it); None when ``wanted`` skips the family."""
         n = len(text)
         labels: dict[str, str] = {}
         if text[0] == "{":  # {"my.metric",a="1"}: the name is among the labels
@@ -350,15 +410,15 @@ class _TextReader:
                 self._error("invalid metric name")
             name, labels, i = self._labels(text, 1, "", braces=True)
             family = self._family_of_sample(name)
-            if self.wanted and not self.wanted(family):
-                return
+            if wanted and not wanted(family):
+                return None
         else:
             name, i = self._name(text, 0, _METRIC_NAME)
             if not name:
                 self._error("invalid metric name")
             family = self._family_of_sample(name)
-            if self.wanted and not self.wanted(family):
-                return
+            if wanted and not wanted(family):
+                return None
             i = _skip_blanks(text, i)
             if i < n and text[i] == "{":
                 name, labels, i = self._labels(text, i + 1, name, braces=False)
@@ -370,7 +430,7 @@ class _TextReader:
             i = _skip_blanks(text, i)
             timestamp = _WORD.match(text, i).group(0)
             rest = text[i + len(timestamp):]
-        self._add(family, name, labels, value, timestamp, rest)
+        return family, name, labels, value, timestamp, rest
 
     def _add(self, family: Family, name: str, labels: dict[str, str], value: str, timestamp: str | None,
              rest: str) -> None:
@@ -391,7 +451,8 @@ class _TextReader:
                 self._error(f"negative count for histogram {family.name!r}")
             if suffix == "_bucket":
                 self._error(f"negative bucket population for histogram {family.name!r}")
-        family.samples.append(Sample(name, labels, number, self.number))
+        # The labels are not kept: Family.samples reads them again from the line (labels_at).
+        family._append(sys.intern(name), number, self.number, self.offset, self)
 
     def _name(self, text: str, i: int, pattern: re.Pattern) -> tuple[str, int]:
         """A name at ``text[i]``: unquoted by ``pattern``, or (current rules) quoted UTF-8."""
@@ -460,6 +521,19 @@ class _TextReader:
 # (suffix, the family types a sample name with it joins), in expfmt's order.
 _JOINS = (("_count", ("summary", "histogram", "gaugehistogram")), ("_sum", ("summary", "histogram", "gaugehistogram")),
           ("_bucket", ("histogram", "gaugehistogram")), ("_gcount", ("gaugehistogram",)), ("_gsum", ("gaugehistogram",)))
+
+
+def _lines(body: str | bytes | bytearray) -> Iterator:
+    """The lines of ``body``, each with its "\n" (the last may lack it): "\n" alone ends a
+    line, as Prometheus counts them. No copy of the body is made (a bytearray is not copied
+    into a BytesIO first)."""
+    start, size = 0, len(body)
+    newline = "\n" if isinstance(body, str) else b"\n"
+    while start < size:
+        end = body.find(newline, start)
+        end = size if end < 0 else end + 1
+        yield body[start:end]
+        start = end
 
 
 def _skip_blanks(text: str, i: int) -> int:

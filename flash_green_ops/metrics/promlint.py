@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from flash_green_ops.metrics.exposition import CURRENT, LEGACY, RULESETS, TEXT, Family, parse, series_key
+from flash_green_ops.metrics.exposition import CURRENT, LEGACY, RULESETS, TEXT, Family, Sample, parse, series_key
 
 __all__ = ["CURRENT", "LEGACY", "RULESETS", "Problem", "lint_families", "lint_text", "metric_unit"]
 
@@ -83,9 +83,10 @@ def lint_families(families: list[Family], ruleset: str = CURRENT) -> list[Proble
         rules.append(_duplicates)
     problems = []
     for family in families:
+        series = family.series()  # once: the rules that look at labels share it
         for rule in rules:
             problems.extend(Problem(family.name, text, line or family.line, detail)
-                            for text, line, detail in map(_with_detail, rule(family)))
+                            for text, line, detail in map(_with_detail, rule(family, series)))
     # promlint sorts by metric name, then text.
     return sorted(problems, key=lambda p: (p.metric, p.text, p.line))
 
@@ -94,9 +95,10 @@ def _with_detail(found: tuple) -> tuple[str, int, str]:
     return found if len(found) == 3 else (*found, "")
 
 
-# Each rule yields (text, line) or (text, line, detail); line 0 means "the family's first line".
+# Each rule takes the family and its series (Family.series) and yields (text, line) or
+# (text, line, detail); line 0 means "the family's first line".
 
-def _help(f: Family):
+def _help(f: Family, series: list[Sample]):
     if not f.help:
         yield "no help text", 0
 
@@ -110,13 +112,13 @@ def metric_unit(name: str) -> tuple[str, str] | None:
     return None
 
 
-def _units(f: Family):
+def _units(f: Family, series: list[Sample]):
     found = metric_unit(f.name)
     if found and found[0] != found[1]:
         yield f'use base unit "{found[1]}" instead of "{found[0]}"', 0
 
 
-def _counter(f: Family):
+def _counter(f: Family, series: list[Sample]):
     has_total = f.name.endswith("_total")
     if f.type == "counter" and not has_total:
         yield 'counter metrics should have "_total" suffix', 0
@@ -124,7 +126,7 @@ def _counter(f: Family):
         yield 'non-counter metrics should not have "_total" suffix', 0
 
 
-def _histogram_summary_reserved(f: Family):
+def _histogram_summary_reserved(f: Family, series: list[Sample]):
     if f.type == "untyped":
         return
     histogram, summary = f.type in ("histogram", "gaugehistogram"), f.type == "summary"
@@ -134,7 +136,7 @@ def _histogram_summary_reserved(f: Family):
         yield 'non-histogram and non-summary metrics should not have "_count" suffix', 0
     if not histogram and not summary and f.name.endswith("_sum"):
         yield 'non-histogram and non-summary metrics should not have "_sum" suffix', 0
-    for sample in f.series():
+    for sample in series:
         if not histogram and "le" in sample.labels:
             yield 'non-histogram metrics should not have "le" label', sample.line
         if not summary and "quantile" in sample.labels:
@@ -145,41 +147,41 @@ def _contains_word(name: str, word: str) -> bool:
     return f"_{word}_" in name or name.endswith(f"_{word}")
 
 
-def _type_in_name(f: Family):
+def _type_in_name(f: Family, series: list[Sample]):
     typename = "gauge_histogram" if f.type == "gaugehistogram" else f.type  # dto's name, lower-case
     if f.type != "untyped" and _contains_word(f.name.lower(), typename):
         yield f"metric name should not include type '{typename}'", 0
 
 
-def _type_in_name_legacy(f: Family):
+def _type_in_name_legacy(f: Family, series: list[Sample]):
     for typename in TYPE_NAMES:
         if _contains_word(f.name.lower(), typename):
             yield f"metric name should not include type '{typename}'", 0
 
 
-def _reserved_chars(f: Family):
+def _reserved_chars(f: Family, series: list[Sample]):
     if ":" in f.name:
         yield "metric names should not contain ':'", 0
 
 
-def _camel_case(f: Family):
+def _camel_case(f: Family, series: list[Sample]):
     if _CAMEL_CASE.search(f.name):
         yield "metric names should be written in 'snake_case' not 'camelCase'", 0
-    for sample in f.series():
+    for sample in series:
         for label in sample.labels:
             if _CAMEL_CASE.search(label):
                 yield "label names should be written in 'snake_case' not 'camelCase'", sample.line
 
 
-def _unit_abbreviations(f: Family):
+def _unit_abbreviations(f: Family, series: list[Sample]):
     # One problem per abbreviation found, as promlint loops over its list.
     for _ in set(_ABBREVIATION.findall(f.name.lower())):
         yield "metric names should not contain abbreviated units", 0
 
 
-def _duplicates(f: Family):
+def _duplicates(f: Family, series: list[Sample]):
     seen: dict[str, int] = {}
-    for sample in f.series():
+    for sample in series:
         key = series_key(sample)
         if key in seen:
             yield "metric not unique", sample.line, f"{key} on lines {seen[key]} and {sample.line}"
