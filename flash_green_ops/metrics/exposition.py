@@ -30,7 +30,6 @@ from __future__ import annotations
 import io
 import math
 import re
-import sys
 from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -83,40 +82,37 @@ class Family:
     a non-empty HELP was given, ``line`` where it first appears.
 
     Samples read from the text format are kept compactly (name, value, line and where the line
-    starts in the body, in arrays) and their labels are read again from the body when asked
-    for: a 4 MB exposition then costs well under its size on top of the body, where a Sample
+    starts in the body, in the reader's arrays, _Columns) and their labels are read again from
+    the body when asked for: a 4 MB exposition then costs well under its size on top of the body, where a Sample
     with a dict of labels each would cost several times it (bench/metrics_bench.py).
     """
 
-    __slots__ = ("name", "type", "help", "line", "_given", "_names", "_values", "_lines", "_offsets", "_source")
+    __slots__ = ("name", "type", "help", "line", "_given", "_rows", "_store")
 
     def __init__(self, name: str, type: str, help: bool, line: int, samples: Iterable[Sample] = ()):
         self.name, self.type, self.help, self.line = name, type, help, line
-        self._given = list(samples)
-        self._names: list[str] = []
-        self._values, self._lines, self._offsets = array("d"), array("q"), array("q")
-        self._source = None  # what reads a line's labels again (the text reader)
+        self._given = list(samples) or None
+        self._rows = None  # this family's rows in _store (the text reader's sample columns)
+        self._store = None
 
     def __repr__(self) -> str:
         return f"Family({self.name!r}, {self.type!r}, help={self.help}, line={self.line}, samples={len(self)})"
 
     def __len__(self) -> int:
-        return len(self._given) + len(self._values)
+        return len(self._given or ()) + len(self._rows or ())
 
-    def _append(self, name: str, value: float, line: int, offset: int, source) -> None:
-        self._names.append(name)
-        self._values.append(value)
-        self._lines.append(line)
-        self._offsets.append(offset)
-        self._source = source
+    def _append(self, store: _Columns, row: int) -> None:
+        if self._rows is None:
+            self._rows, self._store = array("I"), store
+        self._rows.append(row)
 
     @property
     def samples(self) -> list[Sample]:
-        if self._given:
+        if self._given is not None:
             return self._given
-        labels_at = self._source.labels_at if self._source else None
-        return [Sample(name, labels_at(offset), value, line)
-                for name, value, line, offset in zip(self._names, self._values, self._lines, self._offsets)]
+        if self._rows is None:
+            return []
+        return [self._store.sample(row) for row in self._rows]
 
     def series(self) -> list[Sample]:
         """One sample per series as promlint counts them: a summary's quantiles, a histogram's
@@ -137,6 +133,13 @@ class Family:
 class Exposition:
     format: str
     families: list[Family]
+
+    def release(self) -> None:
+        """Let the body go: families, types, counts and lines stay; samples can no longer be
+        read (their labels were read from the body)."""
+        for family in self.families:
+            if family._store is not None:
+                family._store.release()
 
     def family(self, name: str) -> Family | None:
         return next((f for f in self.families if f.name == name), None)
@@ -260,6 +263,43 @@ class _CountingReader:
         return self._lines[number - 1] if 0 < number <= len(self._lines) else ""
 
 
+class _Columns:
+    """Every sample of one text body, one array per field (a few dozen bytes a sample, where a
+    Sample object with a dict of labels costs hundreds); labels are read again from the body
+    when a Sample is asked for (``labels_at``)."""
+
+    def __init__(self, labels_at: Callable[[int], dict[str, str]]):
+        self.names: list[str] = []  # the distinct sample names; a row holds an index into it
+        self._name_index: dict[str, int] = {}
+        self.name_rows, self.lines, self.offsets = array("I"), array("I"), array("I")  # bodies < 4 GiB
+        self.values = array("d")
+        self.labels_at = labels_at
+
+    def add(self, name: str, value: float, line: int, offset: int) -> int:
+        index = self._name_index.get(name)
+        if index is None:
+            index = self._name_index[name] = len(self.names)
+            self.names.append(name)
+        self.name_rows.append(index)
+        self.values.append(value)
+        self.lines.append(line)
+        self.offsets.append(offset)
+        return len(self.values) - 1
+
+    def release(self) -> None:
+        self.labels_at = _released
+        self.names, self._name_index = [], {}
+        self.name_rows, self.lines, self.offsets, self.values = array("I"), array("I"), array("I"), array("d")
+
+    def sample(self, row: int) -> Sample:
+        return Sample(self.names[self.name_rows[row]], self.labels_at(self.offsets[row]), self.values[row],
+                      self.lines[row])
+
+
+def _released(offset: int) -> dict[str, str]:
+    raise RuntimeError("the exposition's body was released (Exposition.release): its samples are gone")
+
+
 class _TextReader:
     """The text format as Prometheus reads it, one line at a time (see the module docstring)."""
 
@@ -269,6 +309,7 @@ class _TextReader:
         self.types = CURRENT_TYPES if self.current else LEGACY_TYPES
         self.special = SPECIAL_LABEL if self.current else {"histogram": "le", "summary": "quantile"}
         self.families: dict[str, Family] = {}
+        self.columns = _Columns(self.labels_at)
         self.number, self.line = 0, ""
 
     def parse(self) -> Exposition:
@@ -452,7 +493,7 @@ class _TextReader:
             if suffix == "_bucket":
                 self._error(f"negative bucket population for histogram {family.name!r}")
         # The labels are not kept: Family.samples reads them again from the line (labels_at).
-        family._append(sys.intern(name), number, self.number, self.offset, self)
+        family._append(self.columns, self.columns.add(name, number, self.number, self.offset))
 
     def _name(self, text: str, i: int, pattern: re.Pattern) -> tuple[str, int]:
         """A name at ``text[i]``: unquoted by ``pattern``, or (current rules) quoted UTF-8."""

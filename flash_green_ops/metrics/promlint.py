@@ -180,10 +180,10 @@ def _unit_abbreviations(f: Family, series: list[Sample]):
 
 
 def _duplicates(f: Family, series: list[Sample]):
-    seen: dict[str, int] = {}
+    seen: dict[int, int] = {}  # hash of the series key -> its first line (a key string each would cost more)
     for sample in series:
-        key = series_key(sample)
+        key = hash(series_key(sample))
         if key in seen:
-            yield "metric not unique", sample.line, f"{key} on lines {seen[key]} and {sample.line}"
+            yield "metric not unique", sample.line, f"{series_key(sample)} on lines {seen[key]} and {sample.line}"
         else:
             seen[key] = sample.line
