@@ -345,3 +345,14 @@ def test_an_unusable_metrics_url_is_one_clear_failure():
     assert finding.status is Status.FAIL
     assert "GET http:// failed: not a usable URL" in finding.message
     assert "(address from METRICS_URL, test.env line 4)" in finding.message
+
+
+def test_the_counter_snapshot_finds_each_series_by_its_labels_in_any_order():
+    from flash_green_ops.metrics.exposition import parse
+    first = parse('# HELP a_total A.\n# TYPE a_total counter\na_total{x="1",y="2"} 5\na_total{x="2"} 1\n')
+    second = parse('# HELP a_total A.\n# TYPE a_total counter\na_total{y="2",x="1"} 4\na_total{x="3"} 0\n')
+    snapshot = metrics.CounterSnapshot.of(first)
+    assert len(snapshot) == 2
+    assert [snapshot.value_of(s) for s in second.family("a_total").samples] == [5.0, None]
+    finding = metrics.compare_scrapes(snapshot, second, 1.0, "here")
+    assert finding.status is Status.FAIL and 'a_total{x="1",y="2"} went from 5.0 to 4.0' in finding.message

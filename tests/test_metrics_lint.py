@@ -201,3 +201,11 @@ def test_wanted_reads_only_the_families_asked_for():
         parse(text)
     families = parse(text, wanted=lambda f: f.type == "counter").families
     assert [(f.name, [s.value for s in f.samples]) for f in families] == [("c_total", [5.0])]
+
+
+def test_a_released_exposition_keeps_families_and_counts_but_not_samples():
+    exposition = parse(GOOD)
+    exposition.release()
+    assert [(f.name, len(f)) for f in exposition.families] == [("jobs_total", 2), ("rpc_seconds", 4)]
+    with pytest.raises(RuntimeError, match="released"):
+        exposition.families[0].samples

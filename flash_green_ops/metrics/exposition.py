@@ -292,6 +292,8 @@ class _Columns:
         self.name_rows, self.lines, self.offsets, self.values = array("I"), array("I"), array("I"), array("d")
 
     def sample(self, row: int) -> Sample:
+        if self.labels_at is _released:
+            _released(row)
         return Sample(self.names[self.name_rows[row]], self.labels_at(self.offsets[row]), self.values[row],
                       self.lines[row])
 
