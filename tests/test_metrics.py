@@ -356,3 +356,13 @@ def test_the_counter_snapshot_finds_each_series_by_its_labels_in_any_order():
     assert [snapshot.value_of(s) for s in second.family("a_total").samples] == [5.0, None]
     finding = metrics.compare_scrapes(snapshot, second, 1.0, "here")
     assert finding.status is Status.FAIL and 'a_total{x="1",y="2"} went from 5.0 to 4.0' in finding.message
+
+
+def test_after_the_stability_check_every_check_still_answers(server):
+    """stable() lets the first body go: lint, required, parse and stable again still answer."""
+    server.serve_metrics(exposition(orders=10), exposition(orders=12), exposition(orders=13))
+    probe = metrics.MetricsProbe(context(service_env(server)))
+    assert probe.stable().status is Status.PASS
+    assert [c().status for c in (probe.scrape, probe.parse, probe.lint, probe.required, probe.stable)] == [
+        Status.PASS] * 5
+    assert "5 counter series, none went backwards" in probe.stable().message  # 2 counters, 2 buckets, 1 count

@@ -167,6 +167,8 @@ class MetricsProbe:
         self._first: Response | HttpFailure | None = None
         self._exposition: Exposition | ExpositionError | None = None
         self._problems: list | None = None  # the lint problems of the first scrape
+        self._first_size = 0  # its body's size (the body is let go before the second scrape)
+        self._earlier: CounterSnapshot | None = None  # what the stability check keeps of it
         self._url_error: str | None = None
         try:
             self.url = scrape_url(ctx.values)
@@ -318,10 +320,12 @@ class MetricsProbe:
         # What the comparison needs of the first scrape, and what the other checks need of it
         # (its lint problems), are kept; its body is let go, so two bodies are never held at
         # once (the memory target: under 2x one body; bench/metrics_bench.py).
-        earlier = CounterSnapshot.of(self.exposition())
-        self._lint_problems()
-        self.exposition().release()
-        self._first = replace(self._first, body=b"")
+        if self._earlier is None:
+            self._earlier = CounterSnapshot.of(self.exposition())
+            self._lint_problems()
+            self.exposition().release()
+            self._first = replace(self._first, body=b"")
+        earlier = self._earlier
         # The interval runs from the end of the first scrape, as two Prometheus scrapes would.
         time.sleep(interval)
         second = self._scrape()
