@@ -56,7 +56,6 @@ _WORD = re.compile(r"[^ \t]*")
 _PLAIN_SAMPLE = re.compile(r'([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{((?:[a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*",?)*)\})? '
                            r'([^ \t]+)(?: ([^ \t]+))?')
 _PLAIN_PAIR = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="([^"\\]*)"')
-_NAME_START = re.compile(r'[ \t]*(?:\{[ \t]*)?("(?:[^"\\]|\\.)*"|[a-zA-Z_:][a-zA-Z0-9_:]*)')
 
 
 class ExpositionError(Exception):
