@@ -1,21 +1,32 @@
 #!/usr/bin/env python3
-"""Time the metrics step's scrape + parse + lint of node_exporter's sample beside promtool.
+"""The metrics step beside promtool, as whole processes; and its memory at 10x the sample.
 
-Ours: a real HTTP scrape (requests, the step's own http_get) of the sample served by a werkzeug
-server on loopback, then parse (prometheus_client, flash_green_ops/metrics/exposition.py) and lint
-(flash_green_ops/metrics/promlint.py). Baseline, in the same run: ``promtool check metrics < sample`` as a
-subprocess (what an operator would run; it includes promtool's process start). Each is
-repeated; the median and the best are printed, and the ratio ours / promtool.
+    python bench/metrics_bench.py [--sample PATH] [--runs N] [--scale K]
 
-    python bench/metrics_bench.py [--sample PATH] [--repeat N]
+1. Whole processes, interleaved, N runs each, on node_exporter's sample served by a loopback
+   server (this process), with what the contract requires appended (TAIL: a sample of
+   process_start_time_seconds and flash_green_up, so the stage passes and does all its work): ours is ``preflight --stage metrics`` (two scrapes, parse, lint,
+   required, stable; --metrics-interval 0.01 s, no SERVICE_URL so health is skipped), the
+   baseline ``curl -s URL | promtool check metrics`` (one scrape, parse, lint). Printed: the
+   median CPU (user + sys, from the children's rusage) and wall time of each, and the ratios.
+2. In process: scrape + parse + lint of the sample, split by phase (where the time goes).
+3. Memory: one process runs the metrics stage's checks in turn (scrape, parse, lint,
+   required, stable: the second scrape) on the sample grown K times (K=10: about 3.7 MB, as large exporters serve: each copy's series
+   carry a label copy="N", so the families are the sample's with K times the series); the
+   peak allocated during each check above what was allocated before the stage (the first
+   scrape's body and parse stay alive to the end, as in the stage), against the body's size
+   (target: under 2x).
 """
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -28,78 +39,159 @@ from flash_green_ops.metrics.exposition import format_of, parse  # noqa: E402
 from flash_green_ops.metrics.promlint import lint_families  # noqa: E402
 
 DEFAULT_SAMPLE = REPO / "tests" / "data" / "node_exporter_e2e.prom"
+TEXT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+TAIL = (b"process_start_time_seconds 1.7e9\n"  # its HELP and TYPE are in the sample, its sample not
+        b"# HELP flash_green_up Up.\n# TYPE flash_green_up gauge\nflash_green_up 1\n")
+# Run in a child: imports what the stage imports (requests too), then runs the stage's checks on
+# the URL with tracemalloc on; prints each check's peak of memory allocated above what was
+# allocated before the stage (bytes). (ru_maxrss cannot show it: the imports' transient peak is
+# as high, and the stage reuses that memory.)
+MEMORY_PROBE = """
+import sys, tracemalloc
+import requests
+from flash_green_ops import metrics
+from flash_green_ops.contract import load_contract
+from flash_green_ops.envfile import parse_env_text
+from flash_green_ops.preflight import new_context
+from flash_green_ops.settings import Settings
+ctx = new_context(parse_env_text("METRICS_URL=" + sys.argv[1] + chr(10), "bench.env"), load_contract(),
+                  Settings(metrics_interval=0.01, http_timeout=60))
+probe = metrics.MetricsProbe(ctx)
+tracemalloc.start()
+base = tracemalloc.get_traced_memory()[0]
+for check in (probe.scrape, probe.parse, probe.lint, probe.required, probe.stable):
+    tracemalloc.reset_peak()
+    finding = check()
+    assert finding.status.value in ("PASS", "WARN"), finding.message
+    print(check.__name__, tracemalloc.get_traced_memory()[1] - base)
+"""
 
 
-def server_of(body: bytes) -> ThreadedWsgiServer:
-    """A loopback server answering every path with ``body`` as exposition text (not started)."""
+def server_of(bodies: dict[str, bytes]) -> ThreadedWsgiServer:
+    """A loopback server answering /<name> with bodies[name] as exposition text (not started)."""
     from werkzeug.wrappers import Response
 
     def app(environ, start_response):
-        return Response(body, content_type="text/plain; version=0.0.4; charset=utf-8")(environ, start_response)
+        body = bodies.get(environ["PATH_INFO"].strip("/"), b"")
+        return Response(body, content_type=TEXT_TYPE)(environ, start_response)
 
     return ThreadedWsgiServer(app, "metrics-bench")
 
 
-def time_ours(url: str, repeat: int) -> dict[str, list[float]]:
-    times = {"scrape": [], "parse": [], "lint": [], "total": []}
+def scaled(body: bytes, factor: int) -> bytes:
+    """``body`` grown to ``factor`` times its size by repeating every series, copy N labelled
+    copy="N" (so none is a duplicate): the families stay the sample's, with more series each."""
+    copies = 1
+    while len(_copies(body, copies)) < factor * len(body):
+        copies += 1
+    return _copies(body, copies)
+
+
+def _copies(body: bytes, copies: int) -> bytes:
+    # Split on "\n" alone: splitlines() would also split inside a label value holding \x1c.
+    lines = [line + "\n" for line in body.decode().split("\n")[:-1]]
+    out = []
+    for line in lines:
+        if line.startswith("#") or not line.strip():
+            out.append(line)
+            continue
+        for n in range(copies):
+            if "{" in line:
+                out.append(line.replace("{", f'{{copy="{n}",', 1))
+            else:
+                name, _, rest = line.partition(" ")
+                out.append(f'{name}{{copy="{n}"}} {rest}')
+    return "".join(out).encode()
+
+
+def run_child(command, **kwargs) -> tuple[float, float, subprocess.CompletedProcess]:
+    """(CPU seconds user+sys, wall seconds, result) of one child process (and its children)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, timeout=120, cwd=REPO, **kwargs)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), wall, result
+
+
+def whole_processes(url: str, env_file: Path, promtool: str, runs: int) -> int:
+    ours_cmd = [sys.executable, "scripts/preflight_check.py", "--stage", "metrics", "--env-file", str(env_file),
+                "--metrics-interval", "0.01", "--http-timeout", "10"]
+    theirs_cmd = ["sh", "-c", f"curl -s {url} | {promtool} check metrics"]
+    ours, theirs = [], []
+    for _ in range(runs):  # interleaved, so load on the machine falls on both alike
+        cpu, wall, result = run_child(ours_cmd)
+        if result.returncode != 0:
+            print(f"the metrics stage did not pass (exit {result.returncode}): no figures\n"
+                  f"{result.stdout.decode()[-2000:]}{result.stderr.decode()[-2000:]}")
+            return 1
+        ours.append((cpu, wall))
+        cpu, wall, result = run_child(theirs_cmd)
+        theirs.append((cpu, wall))
+    med = [statistics.median(x[i] for x in runs_) for runs_ in (ours, theirs) for i in (0, 1)]
+    print(f"whole processes, medians of {runs} interleaved runs:")
+    print(f"  preflight --stage metrics (2 scrapes)    CPU {med[0] * 1000:7.1f} ms   wall {med[1] * 1000:7.1f} ms")
+    print(f"  curl | promtool check metrics (exit {result.returncode}) CPU {med[2] * 1000:7.1f} ms   "
+          f"wall {med[3] * 1000:7.1f} ms")
+    print(f"  ratio                                    CPU {med[0] / med[2]:6.2f}x    wall {med[1] / med[3]:6.2f}x"
+          f"   (target <= 1.5x)")
+    return 0
+
+
+def in_process(url: str, repeat: int) -> None:
+    phases = {"scrape": [], "parse": [], "lint": []}
     for _ in range(repeat):
         t0 = time.perf_counter()
-        response = metrics.http_get(url, 5.0, metrics.PROMETHEUS_ACCEPT)
+        response = metrics.http_get(url, 10.0, metrics.PROMETHEUS_ACCEPT)
         t1 = time.perf_counter()
         exposition = parse(response.body, format_of(response.content_type))
         t2 = time.perf_counter()
-        problems = lint_families(exposition.families)
+        lint_families(exposition.families)
         t3 = time.perf_counter()
-        for key, value in (("scrape", t1 - t0), ("parse", t2 - t1), ("lint", t3 - t2), ("total", t3 - t0)):
-            times[key].append(value)
-    times["problems"] = [len(problems)]
-    return times
+        for key, value in (("scrape", t1 - t0), ("parse", t2 - t1), ("lint", t3 - t2)):
+            phases[key].append(value)
+    print(f"in process, medians of {repeat}: " + ", ".join(
+        f"{k} {statistics.median(v) * 1000:.1f} ms" for k, v in phases.items()))
 
 
-def time_promtool(binary: str, sample: Path, repeat: int) -> tuple[list[float], int, int]:
-    times, code, lines = [], 0, 0
-    data = sample.read_bytes()
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        result = subprocess.run([binary, "check", "metrics"], input=data, capture_output=True, timeout=120)
-        times.append(time.perf_counter() - t0)
-        code, lines = result.returncode, len(result.stderr.splitlines())
-    return times, code, lines
-
-
-def fmt(values: list[float]) -> str:
-    return f"median {statistics.median(values) * 1000:8.1f} ms   best {min(values) * 1000:8.1f} ms"
+def memory(url: str, size: int) -> None:
+    result = subprocess.run([sys.executable, "-c", MEMORY_PROBE, url], capture_output=True, text=True,
+                            timeout=600, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    if result.returncode != 0:
+        print(f"memory: the stage did not pass on the large body: {result.stderr[-1500:]}")
+        return
+    peaks = dict(line.split() for line in result.stdout.splitlines())
+    print(f"memory on {size / 1e6:.2f} MB of exposition, peak allocated above the interpreter with the stage's "
+          f"imports (tracemalloc), x the body (target < 2x):")
+    for check, peak in peaks.items():
+        print(f"  up to {check:<9} {int(peak) / 1e6:6.2f} MB = {int(peak) / size:.2f}x")
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sample", type=Path, default=DEFAULT_SAMPLE)
-    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--scale", type=int, default=10)
     args = parser.parse_args(argv)
     if not args.sample.is_file():
         parser.exit(2, f"{parser.prog}: error: no sample at {args.sample} (see --sample)\n")
-    body = args.sample.read_bytes()
-    lines = body.count(b"\n")
-    print(f"sample: {args.sample} ({len(body)} bytes, {lines} lines), {args.repeat} repetitions")
-
-    with server_of(body) as server:
-        url = f"{server.url}/metrics"
-        metrics.http_get(url, 5.0)  # warm-up: imports, first connection
-        ours = time_ours(url, args.repeat)
-    for key in ("scrape", "parse", "lint", "total"):
-        print(f"ours     {key:<7} {fmt(ours[key])}")
-    print(f"ours     lint problems: {ours['problems'][0]}")
-
-    binary = shutil.which("promtool")
-    if not binary:
-        print("promtool: not installed (Debian package prometheus): no baseline, no ratio")
+    promtool, curl = shutil.which("promtool"), shutil.which("curl")
+    if not promtool or not curl:
+        print("promtool or curl is not installed (Debian packages prometheus, curl): no baseline, no ratio")
         return 1  # the ratio is this benchmark's result: without it, the run did not do its job
-    theirs, code, lines = time_promtool(binary, args.sample, args.repeat)
-    print(f"promtool check metrics {fmt(theirs)}   (exit {code}, {lines} problems)")
-    ratio_median = statistics.median(ours["total"]) / statistics.median(theirs)
-    ratio_best = min(ours["total"]) / min(theirs)
-    print(f"ratio ours(scrape+parse+lint) / promtool: median {ratio_median:.2f}x   best {ratio_best:.2f}x")
-    return 0
+    body = args.sample.read_bytes() + TAIL
+    big = scaled(body, args.scale)
+    lines = body.count(b"\n")
+    print(f"sample: {args.sample.name} ({len(body)} bytes, {lines} lines); "
+          f"x{args.scale}: {len(big)} bytes")
+    with server_of({"metrics": body, "big": big}) as server, tempfile.TemporaryDirectory() as tmp:
+        url = f"{server.url}/metrics"
+        env_file = Path(tmp) / "metrics.env"
+        env_file.write_text(f"METRICS_URL={url}\n")
+        code = whole_processes(url, env_file, promtool, args.runs)
+        in_process(url, args.runs)
+        memory(f"{server.url}/big", len(big))
+    return code
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from flash_green_ops import envfile, urls
+from flash_green_ops import conninfo, envfile, urls
 from flash_green_ops.context import RunContext
 from flash_green_ops.contract import Contract, Rule, Variable
 from flash_green_ops.findings import Finding, failed, passed, skipped, warned
@@ -159,11 +159,9 @@ def _sslmode(ctx: RunContext, rule: Rule, check: str) -> list[Finding]:
     url_key, key, allowed = rule.params["url"], rule.params["key"], rule.params["allowed"]
     wanted = _join(allowed, "or")
     if ctx.source.is_set(url_key):
-        from psycopg.conninfo import conninfo_to_dict  # lazy: only this rule needs libpq
-
         where = ctx.source.where(url_key)
         try:
-            mode = conninfo_to_dict(ctx.values[url_key].strip()).get("sslmode")
+            mode = conninfo.parse(ctx.values[url_key].strip()).get("sslmode")
         except Exception:
             return [failed(check, f"{url_key} cannot be parsed as a PostgreSQL URL ({where}): "
                                   f"fix it; production also needs sslmode={allowed[-1]}", where)]
@@ -289,10 +287,8 @@ def _formats(ctx: RunContext, rule: Rule, check: str) -> list[Finding]:
     database_url = ctx.contract.variables.get("DATABASE_URL")
     if database_url and ctx.source.is_set("DATABASE_URL") and not _format_problem(database_url,
                                                                                    ctx.values["DATABASE_URL"]):
-        from psycopg.conninfo import conninfo_to_dict
-
         try:
-            conninfo_to_dict(ctx.values["DATABASE_URL"].strip())
+            conninfo.parse(ctx.values["DATABASE_URL"].strip())
         except Exception:
             where = ctx.source.where("DATABASE_URL")
             problems.append(failed(check, f"DATABASE_URL is not a URL libpq accepts ({where}): "

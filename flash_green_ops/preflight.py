@@ -1,29 +1,40 @@
 """The steps in the runbook's order, and a run of them: the preflight's stages.
 
-Steps are imported plainly; each imports its heavy libraries (psycopg, hvac, boto3, requests)
-inside the functions that use them, so ``--stage env`` loads none of them.
+A step's module is imported when its stage runs (the modules are not small, and each imports
+its heavy libraries, psycopg, hvac, boto3, requests, inside the functions that use them), so
+``--stage env`` loads none of the others (tests/test_imports.py checks it).
 """
 from __future__ import annotations
 
+import importlib
 import time
-from dataclasses import replace
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
-from flash_green_ops import adapters, database, envspec, metrics, secrets, tls
+from flash_green_ops import envspec
 from flash_green_ops.context import RunContext, make_context
 from flash_green_ops.contract import Contract, load_contract
 from flash_green_ops.envfile import EnvSource
 from flash_green_ops.findings import Finding, Status, skipped
 from flash_green_ops.settings import Settings
 
+
+def _step(module: str) -> Callable[[RunContext], list[Finding]]:
+    """The ``run`` of ``module``, imported on the first call."""
+    def run(ctx: RunContext) -> list[Finding]:
+        return importlib.import_module(module).run(ctx)
+
+    return run
+
+
 # stage name -> the step's entry point (a RunContext in, findings out), in the runbook's order.
 STAGES: dict[str, Callable[[RunContext], list[Finding]]] = {
     "env": envspec.run,
-    "tls": tls.run,
-    "secrets": secrets.run,
-    "db": database.run,
-    "metrics": metrics.run,
-    "adapters": adapters.run,
+    "tls": _step("flash_green_ops.tls"),
+    "secrets": _step("flash_green_ops.secrets"),
+    "db": _step("flash_green_ops.database"),
+    "metrics": _step("flash_green_ops.metrics"),
+    "adapters": _step("flash_green_ops.adapters"),
 }
 # The service is not running yet at preflight time, so metrics is opt-in; the adapters' endpoints
 # are the nightly run's business (an outage upstream must not block a deploy), opt-in too.
@@ -42,7 +53,7 @@ def load_runbook_contract(path=None) -> Contract:
 
 def new_context(source: EnvSource, contract: Contract, settings: Settings) -> RunContext:
     """A run's context, with the secrets step as the loader of the secret bundle (DB_PASSWORD)."""
-    return make_context(source, contract, settings, bundle_loader=secrets.run)
+    return make_context(source, contract, settings, bundle_loader=STAGES["secrets"])
 
 
 def as_warning(finding: Finding) -> Finding:

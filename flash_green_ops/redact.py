@@ -11,6 +11,8 @@ import threading
 from collections.abc import Iterable, Mapping
 from urllib.parse import quote, quote_plus, urlsplit
 
+from flash_green_ops import conninfo
+
 MASK = "***"
 
 # Values this short would mask ordinary text (digits in line numbers); they are still never
@@ -67,9 +69,9 @@ def hides_userinfo(url: str) -> bool:
 def url_password(url: str) -> str | None:
     """The password inside a URL (``scheme://user:password@host``) or a libpq conninfo string.
 
-    PostgreSQL URLs and conninfo strings go through psycopg's parser, the authority on what
-    libpq would read; other URLs through urllib. Raises (ValueError, psycopg's
-    ProgrammingError) when the value cannot be parsed, or when no password was found although
+    PostgreSQL URLs and conninfo strings are read as libpq reads them (flash_green_ops/conninfo.py,
+    which needs no psycopg: the env stage must not pay its import); other URLs through urllib.
+    Raises ValueError when the value cannot be parsed, or when no password was found although
     one may hide after an unescaped '/', '?' or '#': the caller should then treat the whole
     value as secret.
     """
@@ -77,9 +79,7 @@ def url_password(url: str) -> str | None:
     if parts.scheme and parts.scheme.lower() not in ("postgresql", "postgres"):
         password = parts.password
     else:
-        from psycopg.conninfo import conninfo_to_dict  # lazy: psycopg costs import time
-
-        password = conninfo_to_dict(url).get("password")
+        password = conninfo.parse(url).get("password")
     if not password and hides_userinfo(url):
         raise ValueError("where the URL's user information ends is ambiguous")
     return password or None

@@ -22,6 +22,7 @@ class Settings:
     http_timeout: float = 5.0
     metrics_interval: float = 1.0
     metrics_strict: bool = False
+    metrics_rules: str = "current"  # promlint.RULESETS: today's Prometheus, or promtool 2.42's
     web3_max_block_age: float = 300.0  # seconds: an older latest block means the node is not synced
     cert_min_days: float = 14.0  # a certificate expiring sooner is a warning
 
@@ -79,6 +80,15 @@ def positive_int(text: str) -> int:
     return value
 
 
+METRICS_RULES = ("current", "client_golang-1.14")  # metrics/promlint.RULESETS (not imported: env stage)
+
+
+def metrics_rules(text: str) -> str:
+    if text not in METRICS_RULES:
+        raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(METRICS_RULES)}")
+    return text
+
+
 def duration(text: str) -> float:
     try:
         return parse_duration(text)
@@ -127,6 +137,9 @@ METRICS_OPTIONS = (
            positive_float, "SECONDS"),
     Option("--metrics-interval", "time between the two scrapes (default 1)", positive_float, "SECONDS"),
     Option("--metrics-strict", "lint problems fail instead of warn", action="store_true"),
+    Option("--metrics-rules", "whose verdicts on the exposition: current (today's Prometheus: UTF-8 names, "
+                              "gauge histograms) or client_golang-1.14 (promtool 2.42, e.g. Debian 12's); "
+                              "default current", metrics_rules, "RULES"),
 )
 ADAPTER_OPTIONS = (
     Option("--web3-max-block-age", "fail when the web3 node's latest block is older than this "

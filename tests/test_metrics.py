@@ -8,11 +8,12 @@ import pytest
 from werkzeug.wrappers import Response
 
 from fixtures.services import random_secret, write_env_file
-from flash_green_ops import metrics, redact
+from flash_green_ops import metrics, redact, settings
 from flash_green_ops.preflight import new_context
 from flash_green_ops.contract import load_contract
 from flash_green_ops.envfile import parse_env_text
 from flash_green_ops.findings import Status
+from flash_green_ops.metrics.promlint import RULESETS
 from flash_green_ops.settings import Settings
 from tests.conftest import assert_no_secrets, run_script
 from tests.metrics_http import OPENMETRICS_TYPE, ScriptedServer, SilentListener, exposition
@@ -168,6 +169,35 @@ def test_lint_problems_warn_by_default_and_fail_when_strict(server):
     assert strict.status is Status.FAIL and strict.message == lenient.message
 
 
+def test_a_duplicate_series_is_promlints_text_with_its_lines_beside(server):
+    server.serve_metrics(exposition(extra='flash_green_orders_total{venue="ice"} 11\n'))
+    finding = metrics.MetricsProbe(context(service_env(server))).lint()
+    assert finding.status is Status.WARN
+    assert ('flash_green_orders_total metric not unique (line 14: flash_green_orders_total{venue="ice"} '
+            'on lines 6 and 14)') in finding.message
+
+
+def test_the_rule_set_is_an_option(server, tmp_path):
+    """--metrics-rules: today's Prometheus reads UTF-8 names; promtool 2.42's rules do not."""
+    server.serve_metrics(exposition(extra='# HELP "flash.green.up" Up.\n# TYPE "flash.green.up" gauge\n'
+                                          '{"flash.green.up"} 1\n'))
+    healthy(server)
+    env_file, _ = _env_file(tmp_path, server)
+    common = ("--stage", "metrics", "--env-file", env_file, "--http-timeout", "2", "--metrics-interval", "0.1")
+    current = run_script("preflight_check.py", *common)
+    assert current.returncode == 0 and "PASS metrics.parse" in current.stdout, current.stdout + current.stderr
+    legacy = run_script("preflight_check.py", *common, "--metrics-rules", "client_golang-1.14")
+    assert legacy.returncode == 1 and "FAIL metrics.parse" in legacy.stdout and "line 14: invalid metric name in comment" \
+        in legacy.stdout, legacy.stdout
+    bad = run_script("preflight_check.py", *common, "--metrics-rules", "2.0")
+    assert bad.returncode == 2 and "'2.0' is not one of current, client_golang-1.14" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
+def test_the_option_offers_the_rule_sets_promlint_has():
+    assert settings.METRICS_RULES == RULESETS
+
+
 def test_a_missing_required_family_is_named(server):
     body = "# HELP up Up.\n# TYPE up gauge\nup 1\n"
     server.serve_metrics(body)
@@ -315,3 +345,24 @@ def test_an_unusable_metrics_url_is_one_clear_failure():
     assert finding.status is Status.FAIL
     assert "GET http:// failed: not a usable URL" in finding.message
     assert "(address from METRICS_URL, test.env line 4)" in finding.message
+
+
+def test_the_counter_snapshot_finds_each_series_by_its_labels_in_any_order():
+    from flash_green_ops.metrics.exposition import parse
+    first = parse('# HELP a_total A.\n# TYPE a_total counter\na_total{x="1",y="2"} 5\na_total{x="2"} 1\n')
+    second = parse('# HELP a_total A.\n# TYPE a_total counter\na_total{y="2",x="1"} 4\na_total{x="3"} 0\n')
+    snapshot = metrics.CounterSnapshot.of(first)
+    assert len(snapshot) == 2
+    assert [snapshot.value_of(s) for s in second.family("a_total").samples] == [5.0, None]
+    finding = metrics.compare_scrapes(snapshot, second, 1.0, "here")
+    assert finding.status is Status.FAIL and 'a_total{x="1",y="2"} went from 5.0 to 4.0' in finding.message
+
+
+def test_after_the_stability_check_every_check_still_answers(server):
+    """stable() lets the first body go: lint, required, parse and stable again still answer."""
+    server.serve_metrics(exposition(orders=10), exposition(orders=12), exposition(orders=13))
+    probe = metrics.MetricsProbe(context(service_env(server)))
+    assert probe.stable().status is Status.PASS
+    assert [c().status for c in (probe.scrape, probe.parse, probe.lint, probe.required, probe.stable)] == [
+        Status.PASS] * 5
+    assert "5 counter series, none went backwards" in probe.stable().message  # 2 counters, 2 buckets, 1 count

@@ -42,8 +42,8 @@ def test_openmetrics_counters_are_named_as_exposed():
 
 
 @pytest.mark.parametrize("text, line, reason, quoted", [
-    (GOOD + "rpc_seconds_count one\n", 11, "not valid exposition text", "rpc_seconds_count one"),
-    ("# HELP a A.\n\n\na{x=\"1\",x=\"2\"} 1\n", 4, "not valid exposition text", 'a{x="1",x="2"} 1'),
+    (GOOD + "rpc_seconds_count one\n", 11, "expected float as value, got 'one'", "rpc_seconds_count one"),
+    ("# HELP a A.\n\n\na{x=\"1\",x=\"2\"} 1\n", 4, "duplicate label names for metric 'a'", 'a{x="1",x="2"} 1'),
     ("# HELP a A.\n# TYPE a gauge\n# TYPE a gauge\n", 3, "second TYPE line for metric name 'a'", "# TYPE a gauge"),
     ("# HELP a A.\n# TYPE a stateset\na 1\n", 2, "unknown metric type 'stateset'", "# TYPE a stateset"),
     ('# TYPE h histogram\nh_bucket{le="x"} 1\n', 2, "expected float as value for 'le' label", 'h_bucket{le="x"} 1'),
@@ -82,7 +82,7 @@ def test_duplicate_series_are_flagged_by_the_current_rules_only():
     text = ('# HELP jobs_total J.\n# TYPE jobs_total counter\njobs_total{a="1",b="2"} 1\n'
             'jobs_total{b="2",a="1"} 2\n')
     assert lint_text(text, ruleset=CURRENT) == [
-        Problem("jobs_total", 'metric not unique (jobs_total{a="1",b="2"} on lines 3 and 4)', 4)]
+        Problem("jobs_total", "metric not unique", 4, 'jobs_total{a="1",b="2"} on lines 3 and 4')]
     assert lint_text(text, ruleset=LEGACY) == []
 
 
@@ -107,3 +107,105 @@ def test_unknown_ruleset_is_refused():
 
 def test_a_clean_exposition_has_no_problems():
     assert lint_text(GOOD) == [] and lint_text(GOOD, ruleset=LEGACY) == []
+
+
+# -- issue 18: hostile values never escape as another exception ----------------------------------
+
+HUGE = "1" + "0" * 309  # above the float range, written as an integer
+
+
+@pytest.mark.parametrize("rules", [CURRENT, LEGACY])
+def test_an_integer_above_the_float_range_is_a_parse_error_in_the_text_format(rules):
+    with pytest.raises(ExpositionError) as caught:
+        parse(f"# HELP a A.\n# TYPE a gauge\na {HUGE}\n", TEXT, rules)
+    assert caught.value.line == 3 and caught.value.reason.startswith("expected float as value, got '1000")
+
+
+def test_an_integer_above_the_float_range_is_a_parse_error_in_openmetrics():
+    with pytest.raises(ExpositionError) as caught:
+        parse(f"# TYPE a gauge\na {HUGE}\n# EOF\n", OPENMETRICS)
+    assert caught.value.line == 2 and "float range" in caught.value.reason
+
+
+def test_an_empty_openmetrics_body_is_reported_on_line_1():
+    with pytest.raises(ExpositionError) as caught:
+        parse(b"", OPENMETRICS)
+    assert caught.value.line == 1 and "Missing # EOF" in caught.value.reason
+    assert str(caught.value).startswith("line 1: ")
+
+
+# -- today's Prometheus against promtool 2.42's reading ------------------------------------------
+
+def test_utf8_quoted_names_parse_by_the_current_rules_only():
+    text = ('# HELP "my.metric" Dotted.\n# TYPE "my.metric" counter\n{"my.metric",code="200"} 3\n'
+            '{"my.metric","http.code"="500"} 1\n')
+    family = parse(text, TEXT, CURRENT).families[0]
+    assert (family.name, family.type, family.help) == ("my.metric", "counter", True)
+    assert [(s.labels, s.value, s.line) for s in family.samples] == [
+        ({"code": "200"}, 3.0, 3), ({"http.code": "500"}, 1.0, 4)]
+    with pytest.raises(ExpositionError) as caught:
+        parse(text, TEXT, LEGACY)
+    assert caught.value.line == 1
+
+
+def test_a_gauge_histogram_is_one_family_by_the_current_rules():
+    for spelling in ("gaugehistogram", "gauge_histogram"):
+        text = (f"# HELP q_bytes Queue.\n# TYPE q_bytes {spelling}\n"
+                'q_bytes_bucket{le="1"} 2\nq_bytes_bucket{le="+Inf"} 3\nq_bytes_gsum 4\nq_bytes_gcount 3\n')
+        families = parse(text, TEXT, CURRENT).families
+        assert [(f.name, f.type, len(f.samples)) for f in families] == [("q_bytes", "gaugehistogram", 4)]
+        assert lint_text(text, ruleset=CURRENT) == []
+    # promtool 2.42 knows only expfmt's spelling, and reads the samples as families of their own.
+    assert {f.name: f.type for f in parse(text, TEXT, LEGACY).families} == {
+        "q_bytes_bucket": "untyped", "q_bytes_gsum": "untyped", "q_bytes_gcount": "untyped"}
+    with pytest.raises(ExpositionError, match="unknown metric type 'gaugehistogram'"):
+        parse(text.replace("gauge_histogram", "gaugehistogram"), TEXT, LEGACY)
+
+
+@pytest.mark.parametrize("line, reason", [
+    ('h_bucket{le="+Inf"} -1', "negative bucket population for histogram 'h'"),
+    ("h_count -2", "negative count for histogram 'h'"),
+])
+def test_negative_histogram_buckets_and_counts_are_refused_by_the_current_rules(line, reason):
+    text = f'# HELP h H.\n# TYPE h histogram\nh_bucket{{le="1"}} 0\n{line}\n'
+    with pytest.raises(ExpositionError) as caught:
+        parse(text, TEXT, CURRENT)
+    assert (caught.value.line, caught.value.reason) == (4, reason)
+    assert parse(text, TEXT, LEGACY).families[0].type == "histogram"
+
+
+# -- promlint's counting and wording -------------------------------------------------------------
+
+def test_a_summary_with_a_stray_le_is_one_problem_not_one_per_quantile():
+    text = "# HELP rpc_seconds R.\n# TYPE rpc_seconds summary\n" + "".join(
+        f'rpc_seconds{{quantile="{q}",le="0.01",myLabel="x"}} 1\n' for q in ("0", "0.25", "0.5", "0.75", "1"))
+    assert [(p.text, p.line) for p in lint_text(text)] == [
+        ("label names should be written in 'snake_case' not 'camelCase'", 3),
+        ('non-histogram metrics should not have "le" label', 3)]
+    gauge = '# HELP g G.\n# TYPE g gauge\ng{le="1"} 1\ng{le="2"} 1\n'
+    assert [p.line for p in lint_text(gauge)] == [3, 4]  # each gauge sample is a series
+
+
+def test_the_duplicate_detail_is_beside_promlints_text():
+    problem = lint_text('# HELP a_total A.\n# TYPE a_total counter\na_total{x="1"} 1\na_total{x="1"} 2\n')[0]
+    assert str(problem) == "a_total metric not unique"  # promtool's own output line
+    assert problem.detail == 'a_total{x="1"} on lines 3 and 4'
+
+
+# -- the second scrape: only what the stability check reads ----------------------------------------
+
+def test_wanted_reads_only_the_families_asked_for():
+    text = ("# HELP c_total C.\n# TYPE c_total counter\nc_total 5\n"
+            "# HELP g G.\n# TYPE g gauge\ng{broken 1\n")  # the gauge's line does not parse
+    with pytest.raises(ExpositionError):
+        parse(text)
+    families = parse(text, wanted=lambda f: f.type == "counter").families
+    assert [(f.name, [s.value for s in f.samples]) for f in families] == [("c_total", [5.0])]
+
+
+def test_a_released_exposition_keeps_families_and_counts_but_not_samples():
+    exposition = parse(GOOD)
+    exposition.release()
+    assert [(f.name, len(f)) for f in exposition.families] == [("jobs_total", 2), ("rpc_seconds", 4)]
+    with pytest.raises(RuntimeError, match="released"):
+        exposition.families[0].samples

@@ -1,18 +1,21 @@
 """flash_green_ops/metrics/promlint.py agrees with the reference linter, ``promtool check metrics``.
 
-Both run on the same inputs: node_exporter's real expositions (tests/data/) and a set of
-broken ones written here. They must reach the same verdict (clean / lint problems / does not
-parse), flag the same metric names, and put a parse error on the same line.
+Both run on the same inputs: node_exporter's real expositions (tests/data/), client_golang's
+own promlint test inputs (tests/data/upstream/) and a set of broken ones written here. They
+must reach the same verdict (clean / lint problems / does not parse), report the same problem
+list (metric, text, how many times), and put a parse error on the same line.
 
 promtool comes from Debian's ``prometheus`` package. Without it these tests skip, except under
 CI (the CI variable set), which installs it: there a missing promtool is a failure.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
+from collections import Counter
 
 import pytest
 
@@ -21,6 +24,7 @@ from flash_green_ops.metrics.promlint import CURRENT, LEGACY, lint_text
 from tests.conftest import REPO, skip_unless_ci
 
 SAMPLES = REPO / "tests" / "data"
+UPSTREAM = json.loads((SAMPLES / "upstream" / "client_golang_promlint.json").read_text())["cases"]
 SAMPLE_FILES = ["node_exporter_e2e.prom", "node_exporter_e2e_darwin.prom", "node_exporter_e2e_freebsd.prom"]
 
 CLEAN, PROBLEMS, UNPARSEABLE = "clean", "lint problems", "does not parse"
@@ -84,6 +88,20 @@ BROKEN = {
     "type_line_without_type": h("a") + "# TYPE a\na 1\n",
     "blank_and_indented_lines": "\n  \n" + h("a") + "\t a 1\n",
     "gauge_histogram": h("g", "gauge_histogram") + 'g_bucket{le="1"} 1\n',
+    # Counting: promlint reports once per series (a summary's quantiles with their _sum and
+    # _count, a histogram's buckets, sharing their other labels), once per sample otherwise.
+    "summary_quantiles_with_a_stray_le": h("rpc_seconds", "summary") + "".join(
+        f'rpc_seconds{{quantile="{q}",le="0.01"}} 1\n' for q in ("0", "0.25", "0.5", "0.75", "1"))
+        + 'rpc_seconds_sum{le="0.01"} 2\nrpc_seconds_count{le="0.01"} 5\n',
+    "histogram_buckets_with_quantile_and_camel_labels": h("lat_seconds", "histogram") + "".join(
+        f'lat_seconds_bucket{{quantile="0.5",httpCode="{c}",le="{b}"}} 1\n' for c in ("200", "500")
+        for b in ("1", "+Inf")),
+    "gauge_with_le_on_every_sample": h("temp", "gauge") + 'temp{le="1"} 1\ntemp{le="2"} 1\ntemp{le="3"} 1\n',
+    "camel_label_on_every_counter_sample": h("a_total", "counter") + 'a_total{myCode="1"} 1\na_total{myCode="2"} 1\n',
+    # Values beyond the float range are parse errors (Go's ParseFloat), never an overflow.
+    "value_beyond_float_range_exponent": h("a") + "a 1e309\n",
+    "value_beyond_float_range_integer": h("a") + "a 1" + "0" * 309 + "\n",
+    "signed_nan": h("a") + "a -NaN\n",
 }
 
 
@@ -110,23 +128,24 @@ def promtool_version(binary: str) -> tuple[int, ...]:
     return tuple(int(x) for x in match.groups())
 
 
-def run_promtool(binary: str, text: str) -> tuple[str, set[str], int | None]:
+def run_promtool(binary: str, text: str) -> tuple[str, Counter, int | None]:
+    """(verdict, Counter of (metric, text), the parse error's line)."""
     result = subprocess.run([binary, "check", "metrics"], input=text, capture_output=True, text=True,
                             timeout=60)
     if result.returncode == 1:
         line = re.search(r"parsing error in line (\d+)", result.stderr)
-        return UNPARSEABLE, set(), int(line.group(1)) if line else None
+        return UNPARSEABLE, Counter(), int(line.group(1)) if line else None
     assert result.returncode in (0, 3), f"promtool exited {result.returncode}: {result.stderr}"
-    names = {line.split(" ", 1)[0] for line in result.stderr.splitlines() if line.strip()}
-    return (PROBLEMS if result.returncode == 3 else CLEAN), names, None
+    problems = Counter(tuple(line.split(" ", 1)) for line in result.stderr.splitlines() if line.strip())
+    return (PROBLEMS if result.returncode == 3 else CLEAN), problems, None
 
 
-def run_ours(text: str, ruleset: str) -> tuple[str, set[str], int | None]:
+def run_ours(text: str, ruleset: str) -> tuple[str, Counter, int | None]:
     try:
         problems = lint_text(text, ruleset=ruleset)
     except ExpositionError as exc:
-        return UNPARSEABLE, set(), exc.line
-    return (PROBLEMS if problems else CLEAN), {p.metric for p in problems}, None
+        return UNPARSEABLE, Counter(), exc.line
+    return (PROBLEMS if problems else CLEAN), Counter((p.metric, p.text) for p in problems), None
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +162,7 @@ def test_agrees_on_node_exporter_samples(reference, sample):
     theirs, ours = run_promtool(binary, text), run_ours(text, ruleset)
     assert ours == theirs
     if sample == "node_exporter_e2e.prom":  # as tests/data/README.md describes it
-        assert theirs[0] == PROBLEMS and len(theirs[1]) == 77
+        assert theirs[0] == PROBLEMS and sum(theirs[1].values()) == 77
     else:
         assert theirs[0] == CLEAN
 
@@ -153,6 +172,23 @@ def test_agrees_on_broken_expositions(reference, case):
     binary, ruleset = reference
     theirs, ours = run_promtool(binary, BROKEN[case]), run_ours(BROKEN[case], ruleset)
     assert ours == theirs, f"{case}: promtool says {theirs}, we say {ours}"
+
+
+@pytest.mark.parametrize("case", UPSTREAM, ids=lambda c: f"{c['test']}:{c['name']}")
+def test_agrees_on_client_golangs_own_promlint_inputs(reference, case):
+    binary, ruleset = reference
+    theirs, ours = run_promtool(binary, case["in"]), run_ours(case["in"], ruleset)
+    assert ours == theirs
+
+
+def test_counting_differs_from_a_name_set(reference):
+    """Guards the counting cases: promtool reports the summary's stray le once, the gauge's
+    three times; a comparison of name sets could not tell."""
+    binary, _ = reference
+    assert run_promtool(binary, BROKEN["summary_quantiles_with_a_stray_le"])[1] == Counter(
+        {("rpc_seconds", 'non-histogram metrics should not have "le" label'): 1})
+    assert run_promtool(binary, BROKEN["gauge_with_le_on_every_sample"])[1] == Counter(
+        {("temp", 'non-histogram metrics should not have "le" label'): 3})
 
 
 def test_the_cases_cover_every_verdict_and_lint_rule(reference):

@@ -10,6 +10,11 @@ promtool's output. Two versions are kept, because operators run both:
 * ``LEGACY``: client_golang 1.14, as in Debian 12's promtool 2.42: no duplicate rule; any
   type name (counter, gauge, summary, histogram, gauge_histogram) in any typed or untyped name.
 
+Problems are counted as promlint counts them: once per family, or (le, quantile, camelCase
+labels, duplicates) once per series, where a histogram's buckets or a summary's quantiles and
+their _sum and _count sharing the other labels are one series (exposition.Family.series).
+Texts are promlint's own; what we add (the duplicate's lines) is ``Problem.detail``, beside.
+
 Where promlint's outcome depends on Go's random map order (1.14: a name with two unit words),
 the deterministic order of later versions (the first unit word in the name) is used.
 Duplicate series are detected on the label *set* (promlint compares label lists in the order
@@ -20,10 +25,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from flash_green_ops.metrics.exposition import TEXT, Family, parse, series_key
+from flash_green_ops.metrics.exposition import CURRENT, LEGACY, RULESETS, TEXT, Family, Sample, parse, series_key
 
-CURRENT, LEGACY = "current", "client_golang-1.14"
-RULESETS = (CURRENT, LEGACY)
+__all__ = ["CURRENT", "LEGACY", "RULESETS", "Problem", "lint_families", "lint_text", "metric_unit"]
 
 # promlint's units table: unit -> its base unit.
 UNITS = {
@@ -43,21 +47,30 @@ UNIT_ABBREVIATIONS = ("s", "ms", "us", "ns", "sec", "b", "kb", "mb", "gb", "tb",
 # dto.MetricType names other than UNTYPED, lower-cased (the legacy type-in-name rule).
 TYPE_NAMES = ("counter", "gauge", "summary", "histogram", "gauge_histogram")
 _CAMEL_CASE = re.compile(r"[a-z][A-Z]")
+# Every word metric_unit recognises -> (the word, its base unit): a unit, or a prefixed unit.
+_UNIT_WORDS = {prefix + unit: (prefix + unit, base) for unit, base in UNITS.items()
+               for prefix in ("", *UNIT_PREFIXES) if prefix + unit not in UNITS or not prefix}
+# An abbreviation as a whole word ("_ms_" or a final "_ms"); the lookahead lets "_s_ms" find both.
+_ABBREVIATION = re.compile(r"_(%s)(?=_|$)" % "|".join(UNIT_ABBREVIATIONS))
 
 
 @dataclass(frozen=True, order=True)
 class Problem:
     metric: str
-    text: str
+    text: str  # promlint's text, verbatim
     line: int = 0
+    detail: str = ""  # ours, e.g. which lines a duplicate series is on
 
     def __str__(self) -> str:  # promtool's own output line
         return f"{self.metric} {self.text}"
 
 
 def lint_text(text: str | bytes, fmt: str = TEXT, ruleset: str = CURRENT) -> list[Problem]:
-    """Lint exposition text; raises exposition.ExpositionError when it does not parse."""
-    return lint_families(parse(text, fmt).families, ruleset)
+    """Lint exposition text; raises exposition.ExpositionError when it does not parse (by the
+    same rule set's reading)."""
+    if ruleset not in RULESETS:
+        raise ValueError(f"unknown promlint ruleset {ruleset!r}: use one of {', '.join(RULESETS)}")
+    return lint_families(parse(text, fmt, ruleset).families, ruleset)
 
 
 def lint_families(families: list[Family], ruleset: str = CURRENT) -> list[Problem]:
@@ -70,15 +83,22 @@ def lint_families(families: list[Family], ruleset: str = CURRENT) -> list[Proble
         rules.append(_duplicates)
     problems = []
     for family in families:
+        series = family.series()  # once: the rules that look at labels share it
         for rule in rules:
-            problems.extend(Problem(family.name, text, line or family.line) for text, line in rule(family))
+            problems.extend(Problem(family.name, text, line or family.line, detail)
+                            for text, line, detail in map(_with_detail, rule(family, series)))
     # promlint sorts by metric name, then text.
     return sorted(problems, key=lambda p: (p.metric, p.text, p.line))
 
 
-# Each rule yields (text, line); line 0 means "the family's first line".
+def _with_detail(found: tuple) -> tuple[str, int, str]:
+    return found if len(found) == 3 else (*found, "")
 
-def _help(f: Family):
+
+# Each rule takes the family and its series (Family.series) and yields (text, line) or
+# (text, line, detail); line 0 means "the family's first line".
+
+def _help(f: Family, series: list[Sample]):
     if not f.help:
         yield "no help text", 0
 
@@ -86,21 +106,19 @@ def _help(f: Family):
 def metric_unit(name: str) -> tuple[str, str] | None:
     """The first unit word in ``name`` and its base unit (promlint's metricUnits)."""
     for word in name.split("_"):
-        if word in UNITS:
-            return word, UNITS[word]
-        for prefix in UNIT_PREFIXES:
-            if word.startswith(prefix) and word[len(prefix):] in UNITS:
-                return word, UNITS[word[len(prefix):]]
+        found = _UNIT_WORDS.get(word)
+        if found:
+            return found
     return None
 
 
-def _units(f: Family):
+def _units(f: Family, series: list[Sample]):
     found = metric_unit(f.name)
     if found and found[0] != found[1]:
         yield f'use base unit "{found[1]}" instead of "{found[0]}"', 0
 
 
-def _counter(f: Family):
+def _counter(f: Family, series: list[Sample]):
     has_total = f.name.endswith("_total")
     if f.type == "counter" and not has_total:
         yield 'counter metrics should have "_total" suffix', 0
@@ -108,17 +126,17 @@ def _counter(f: Family):
         yield 'non-counter metrics should not have "_total" suffix', 0
 
 
-def _histogram_summary_reserved(f: Family):
+def _histogram_summary_reserved(f: Family, series: list[Sample]):
     if f.type == "untyped":
         return
-    histogram, summary = f.type == "histogram", f.type == "summary"
+    histogram, summary = f.type in ("histogram", "gaugehistogram"), f.type == "summary"
     if not histogram and f.name.endswith("_bucket"):
         yield 'non-histogram metrics should not have "_bucket" suffix', 0
     if not histogram and not summary and f.name.endswith("_count"):
         yield 'non-histogram and non-summary metrics should not have "_count" suffix', 0
     if not histogram and not summary and f.name.endswith("_sum"):
         yield 'non-histogram and non-summary metrics should not have "_sum" suffix', 0
-    for sample in f.samples:
+    for sample in series:
         if not histogram and "le" in sample.labels:
             yield 'non-histogram metrics should not have "le" label', sample.line
         if not summary and "quantile" in sample.labels:
@@ -129,43 +147,43 @@ def _contains_word(name: str, word: str) -> bool:
     return f"_{word}_" in name or name.endswith(f"_{word}")
 
 
-def _type_in_name(f: Family):
-    if f.type != "untyped" and _contains_word(f.name.lower(), f.type):
-        yield f"metric name should not include type '{f.type}'", 0
+def _type_in_name(f: Family, series: list[Sample]):
+    typename = "gauge_histogram" if f.type == "gaugehistogram" else f.type  # dto's name, lower-case
+    if f.type != "untyped" and _contains_word(f.name.lower(), typename):
+        yield f"metric name should not include type '{typename}'", 0
 
 
-def _type_in_name_legacy(f: Family):
+def _type_in_name_legacy(f: Family, series: list[Sample]):
     for typename in TYPE_NAMES:
         if _contains_word(f.name.lower(), typename):
             yield f"metric name should not include type '{typename}'", 0
 
 
-def _reserved_chars(f: Family):
+def _reserved_chars(f: Family, series: list[Sample]):
     if ":" in f.name:
         yield "metric names should not contain ':'", 0
 
 
-def _camel_case(f: Family):
+def _camel_case(f: Family, series: list[Sample]):
     if _CAMEL_CASE.search(f.name):
         yield "metric names should be written in 'snake_case' not 'camelCase'", 0
-    for sample in f.samples:
+    for sample in series:
         for label in sample.labels:
             if _CAMEL_CASE.search(label):
                 yield "label names should be written in 'snake_case' not 'camelCase'", sample.line
 
 
-def _unit_abbreviations(f: Family):
-    name = f.name.lower()
-    for abbreviation in UNIT_ABBREVIATIONS:
-        if _contains_word(name, abbreviation):
-            yield "metric names should not contain abbreviated units", 0
+def _unit_abbreviations(f: Family, series: list[Sample]):
+    # One problem per abbreviation found, as promlint loops over its list.
+    for _ in set(_ABBREVIATION.findall(f.name.lower())):
+        yield "metric names should not contain abbreviated units", 0
 
 
-def _duplicates(f: Family):
-    seen: dict[str, int] = {}
-    for sample in f.samples:
-        key = series_key(sample)
+def _duplicates(f: Family, series: list[Sample]):
+    seen: dict[int, int] = {}  # hash of the series key -> its first line (a key string each would cost more)
+    for sample in series:
+        key = hash(series_key(sample))
         if key in seen:
-            yield f"metric not unique ({key} on lines {seen[key]} and {sample.line})", sample.line
+            yield "metric not unique", sample.line, f"{series_key(sample)} on lines {seen[key]} and {sample.line}"
         else:
             seen[key] = sample.line
