@@ -1,8 +1,11 @@
-"""What the command lines share: the parser, loading the env, one-line errors, exit codes."""
+"""What the command lines share: the parser, loading the env, one-line errors, exit codes, and
+SIGTERM/SIGINT taken as an interruption (exit 128 + the signal number) after the cleanup ran."""
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -35,9 +38,33 @@ def load_context(args: argparse.Namespace) -> RunContext:
     return preflight.new_context(source, contract, Settings.from_mapping(vars(args)))
 
 
+# Kubernetes, systemd and timeout(1) stop a job with SIGTERM; a terminal with SIGINT.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class Interrupted(KeyboardInterrupt):
+    """A stop signal, raised in the main thread wherever it is waiting. A KeyboardInterrupt, so
+    every cleanup written for Ctrl-C runs for SIGTERM too: psycopg cancels the running query,
+    the backup stops its children and removes its partial file, try/finally blocks run."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _interrupt(signum, frame) -> None:
+    # Once: a second signal (systemd's, then the operator's Ctrl-C) must not cut the cleanup short.
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    raise Interrupted(signum)
+
+
 def run(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:
     """Call ``main``; a UsageError is one masked line and exit 2, any other OpsError one line and
-    exit 1, never a traceback."""
+    exit 1, SIGTERM or SIGINT one line and 128 + the signal number once the cleanup ran; never a
+    traceback."""
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = {sig: signal.signal(sig, _interrupt) for sig in STOP_SIGNALS} if in_main_thread else {}
     try:
         return main(argv)
     except UsageError as exc:
@@ -46,6 +73,11 @@ def run(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None 
     except OpsError as exc:
         sys.stderr.write(f"{prog()}: {redact.mask(exc)}\n")
         return EXIT_FAILED
-    except KeyboardInterrupt:
-        sys.stderr.write("interrupted\n")
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        sys.stderr.write(f"{prog()}: interrupted by {signal.Signals(signum).name}: stopped, its child "
+                         f"processes, sessions and partial files are gone\n")
+        return 128 + signum
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

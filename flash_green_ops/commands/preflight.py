@@ -1,6 +1,7 @@
 """Preflight: check the env, the secret backend and the database before a deploy.
 
-Exit codes: 0 every check passed (warnings allowed), 1 a check failed, 2 bad invocation or input.
+Exit codes: 0 every check passed (warnings allowed), 1 a check failed, 2 bad invocation or input,
+130/143 interrupted by SIGINT/SIGTERM.
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ content hash, sequence behind the manifest, schema fingerprint, Alembic revision
 restore, whatever made it (psql, pg_restore, a managed snapshot).
 
 Exit codes: 0 the database holds what the manifest describes, 1 it differs (or is unreachable),
-2 bad invocation or an unreadable manifest.
+2 bad invocation or an unreadable manifest, 130/143 interrupted by SIGINT/SIGTERM.
 """
 from __future__ import annotations
 
