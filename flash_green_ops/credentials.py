@@ -44,6 +44,17 @@ def database_endpoint(ctx: RunContext, *, require_password: bool = False) -> PgE
                                   source_key=key, where=ctx.source.where(key))
 
 
+def env_gives_password(ctx: RunContext) -> bool:
+    """Whether the database password comes from the env itself (DATABASE_URL, DB_PASSWORD, an
+    inherited PGPASSWORD), not from the secret bundle. Unusable settings count as yes: the
+    database step reports them itself, whatever the secrets step found."""
+    try:
+        params, _ = _params(ctx)
+    except DatabaseConfigError:
+        return True
+    return bool(params.get("password") or os.environ.get("PGPASSWORD"))
+
+
 def _params(ctx: RunContext) -> tuple[dict[str, str], str]:
     from psycopg import ProgrammingError
     from psycopg.conninfo import conninfo_to_dict, make_conninfo

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from flash_green_ops import database, envspec, metrics, secrets
 from flash_green_ops.context import RunContext, make_context
 from flash_green_ops.contract import Contract, load_contract
+from flash_green_ops.credentials import env_gives_password
 from flash_green_ops.envfile import EnvSource
 from flash_green_ops.findings import Finding, Status, skipped
 from flash_green_ops.settings import Settings
@@ -26,6 +27,18 @@ STAGES: dict[str, Callable[[RunContext], list[Finding]]] = {
 DEFAULT_STAGES = ("env", "secrets", "db")
 
 
+def depends_on(stage: str, ctx: RunContext) -> tuple[str, ...]:
+    """The earlier stages whose failure makes ``stage`` meaningless, so it is skipped after
+    one of them failed; any other stage still runs (goss runs every check): a secrets failure
+    must not hide an unreachable database. Every stage reads the env the env stage judged;
+    the database step needs the secrets step only for a password the env does not give."""
+    if stage == "env":
+        return ()
+    if stage == "db" and not env_gives_password(ctx):
+        return ("env", "secrets")
+    return ("env",)
+
+
 def load_runbook_contract(path=None) -> Contract:
     """The env contract, its rules checked against the kinds the env step can evaluate."""
     return load_contract(path, rule_kinds=envspec.KINDS)
@@ -37,15 +50,21 @@ def new_context(source: EnvSource, contract: Contract, settings: Settings) -> Ru
 
 
 def run_stages(ctx: RunContext, stages: Sequence[str]) -> list[Finding]:
-    """Run ``stages`` in the canonical order; after a failing stage, later ones are skipped.
-    Checks this environment does not have (the other secret backend's) are left out."""
+    """Run ``stages`` in the canonical order; a stage that depends on a failed one
+    (depends_on) is skipped, saying which. Checks this environment does not have (the other
+    secret backend's) are left out."""
     findings: list[Finding] = []
-    failed_stage = None
+    failed_stages: list[str] = []
     for name, step in STAGES.items():
         if name not in stages:
             continue
-        if failed_stage:
-            findings.append(skipped(f"{name}.stage", f"skipped: stage {failed_stage} failed").with_stage(name))
+        blocking = [s for s in depends_on(name, ctx) if s in failed_stages]
+        if blocking:
+            why = f"stage {blocking[0]} failed"
+            if blocking[0] == "secrets":
+                why += " and the database password is to come from the secret bundle (none in the env)"
+            findings.append(skipped(f"{name}.stage", f"skipped: {why}").with_stage(name))
+            failed_stages.append(name)  # what depends on it cannot run either
             continue
         started = time.monotonic()
         results = [f for f in step(ctx) if f.applies]
@@ -53,5 +72,5 @@ def run_stages(ctx: RunContext, stages: Sequence[str]) -> list[Finding]:
         # A check that did not time itself gets its share of the stage's time.
         findings += [f.with_stage(name, f.duration or elapsed / len(results)) for f in results]
         if any(f.status is Status.FAIL for f in results):
-            failed_stage = name
+            failed_stages.append(name)
     return findings

@@ -113,3 +113,34 @@ def test_bad_invocation_is_one_line_and_exit_2(tmp_path, args, expected):
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert expected.format(tmp=tmp_path) in result.stderr
+
+
+def refused_vault_env(tmp_path, database_url: str):
+    """STAGING with its Vault and database on loopback ports nothing listens on."""
+    from tests.conftest import closed_port
+
+    text = (STAGING.replace("https://vault.internal:8200", f"https://127.0.0.1:{closed_port()}")
+            .replace("postgresql://app:pw-8d7e6f@db.internal:5432/flash?sslmode=prefer", database_url))
+    return write(tmp_path, text)
+
+
+def test_a_secrets_failure_does_not_hide_an_unreachable_database_with_its_own_password(tmp_path):
+    from tests.conftest import closed_port
+
+    port = closed_port()
+    result = preflight("--env-file", refused_vault_env(tmp_path, f"postgresql://app:pw-8d7e6f@127.0.0.1:{port}/flash"))
+    assert_no_secrets(STAGING_SECRETS, result.stdout, result.stderr)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "FAIL secrets.vault_health" in result.stdout
+    assert f"FAIL db.reachable cannot connect to PostgreSQL at 127.0.0.1:{port}/flash" in result.stdout, result.stdout
+    assert "db.stage" not in result.stdout
+
+
+def test_a_database_whose_password_is_in_the_failed_bundle_is_skipped_saying_so(tmp_path):
+    from tests.conftest import closed_port
+
+    result = preflight("--env-file", refused_vault_env(tmp_path, f"postgresql://app@127.0.0.1:{closed_port()}/flash"))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "FAIL secrets.vault_health" in result.stdout
+    assert ("SKIP db.stage skipped: stage secrets failed and the database password is to come from the secret "
+            "bundle (none in the env)") in result.stdout, result.stdout
