@@ -19,6 +19,7 @@ from flash_green_ops import envfile
 from flash_green_ops.context import RunContext
 from flash_green_ops.contract import Contract, Rule, Variable
 from flash_green_ops.findings import Finding, failed, passed, skipped, warned
+from flash_green_ops.urls import FIX as URL_FIX, unencoded_in_password
 
 TRUE = {"true", "1", "yes", "on"}
 FALSE = {"false", "0", "no", "off", ""}
@@ -255,6 +256,9 @@ def _format_problem(var: Variable, value: str) -> str | None:
     """What is wrong with a set value of ``var``, or None; never quotes a free-form value."""
     value = value.strip()
     if var.type == "url":
+        if reserved := unencoded_in_password(value):
+            # Else urlsplit reads "user:pass" as the host and a port that is not an integer.
+            return f"has a password holding an unencoded {_join([repr(c) for c in reserved], 'and')}: {URL_FIX}"
         parts = urlsplit(value)
         if not parts.scheme or not parts.netloc:
             return f"is not a URL with a scheme and a host: expected {_join([s + '://' for s in var.schemes], 'or')}..."

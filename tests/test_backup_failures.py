@@ -331,7 +331,7 @@ def test_production_never_gets_a_scratch_database(pg_cluster, chinook, tmp_path)
     assert_no_secrets([chinook.password, pg_cluster.password], output)
     # fixtures/plugin.py skips destructive tests on production before the scratch server is
     # asked for (backup_plugin's own skip says the same for a non-destructive caller).
-    assert "never run against the production server" in output and "--restore-url" in output, output
+    assert "never run against the production server; pass --restore-url pointing at another server" in output, output
     assert re.search(rf"\b{len(backup.CHECKS)} skipped\b", output), output
     restore_url, pg_env = restore_url_and_env(pg_cluster)
     same = ops_run(["-m", "backup", "--env-file", str(env_file), "--allow-destructive",

@@ -144,3 +144,29 @@ def test_a_database_whose_password_is_in_the_failed_bundle_is_skipped_saying_so(
     assert "FAIL secrets.vault_health" in result.stdout
     assert ("SKIP db.stage skipped: stage secrets failed and the database password is to come from the secret "
             "bundle (none in the env)") in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("char", ["/", "#", "?"])
+def test_an_unencoded_reserved_character_in_the_database_password_says_percent_encode(char, tmp_path):
+    """Not "a port that is not an integer" (urlsplit) nor "cannot resolve host name app:pw"
+    (libpq, quoting half of the password): the password and the fix."""
+    from tests.conftest import closed_port
+
+    password = f"pw-8d7{char}e6f"
+    env = write(tmp_path, STAGING.replace("postgresql://app:pw-8d7e6f@db.internal:5432/flash?sslmode=prefer",
+                                          f"postgresql://app:{password}@127.0.0.1:{closed_port()}/flash"))
+    fix = f"has a password holding an unencoded '{char}': percent-encode it (/ as %2F, ? as %3F, # as %23, @ as %40)"
+    result = preflight("--env-file", env, "--stage", "env")
+    assert result.returncode == 1
+    assert f"FAIL env.value-formats DATABASE_URL {fix} ({env} line 4)" in result.stdout, result.stdout
+    assert "not an integer" not in result.stdout
+    result = preflight("--env-file", env, "--stage", "db")
+    backup = run_script("backup.py", "--env-file", env, "--output", tmp_path / "b.sql")
+    for output in (result.stdout, backup.stderr):
+        for fragment in (password, "pw-8d7", "e6f"):
+            assert fragment not in output, output
+    if char == "#":  # libpq takes "#" as it is: the database step and the backup reach the server
+        assert "Connection refused" in result.stdout and "Connection refused" in backup.stderr
+        return
+    assert f"FAIL db.reachable DATABASE_URL ({env} line 4) {fix}" in result.stdout, result.stdout
+    assert backup.returncode == 2 and backup.stderr == f"backup.py: error: DATABASE_URL ({env} line 4) {fix}\n"
