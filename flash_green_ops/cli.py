@@ -22,8 +22,22 @@ def prog() -> str:
     return Path(sys.argv[0]).name or "flash-green-ops"
 
 
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError, version as installed_version
+
+    try:
+        return installed_version("flash-green-ops")
+    except PackageNotFoundError:  # a checkout on PYTHONPATH, never installed
+        return "unknown (not installed)"
+
+
 class Parser(argparse.ArgumentParser):
-    """argparse, but a bad invocation is one line on stderr and exit 2 (no usage dump)."""
+    """argparse, but a bad invocation is one line on stderr and exit 2 (no usage dump); every
+    command has --version."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.add_argument("--version", action="version", version=f"%(prog)s (flash-green-ops) {version()}")
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(EXIT_USAGE, f"{self.prog}: error: {redact.mask(message)} (see --help)\n")

@@ -6,13 +6,15 @@ inside the functions that use them, so ``--stage env`` loads none of them.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from flash_green_ops import database, envspec, metrics, secrets
 from flash_green_ops.context import RunContext, make_context
 from flash_green_ops.contract import Contract, load_contract
 from flash_green_ops.credentials import env_gives_password
 from flash_green_ops.envfile import EnvSource
+from flash_green_ops.errors import UsageError
 from flash_green_ops.findings import Finding, Status, skipped
 from flash_green_ops.settings import Settings
 
@@ -23,8 +25,46 @@ STAGES: dict[str, Callable[[RunContext], list[Finding]]] = {
     "db": database.run,
     "metrics": metrics.run,
 }
+# stage name -> the ids of its checks (for --skip and --only).
+STAGE_CHECKS: dict[str, Callable[[Contract], tuple[str, ...]]] = {
+    "env": envspec.check_ids,
+    "secrets": secrets.check_ids,
+    "db": database.check_ids,
+    "metrics": metrics.check_ids,
+}
 # The service is not running yet at preflight time, so metrics is opt-in.
 DEFAULT_STAGES = ("env", "secrets", "db")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """--skip CHECK_ID[=REASON] (a SKIP saying the reason) and --only CHECK_ID (every other
+    check left out); a stage none of whose checks is selected does not run."""
+
+    skip: Mapping[str, str] = field(default_factory=dict)
+    only: frozenset[str] = frozenset()
+
+    def runs(self, check: str) -> bool:
+        return (not self.only or check in self.only) and check not in self.skip
+
+    def apply(self, finding: Finding) -> Finding | None:
+        if finding.check in self.skip:
+            return replace(finding, status=Status.SKIP, message=f"skipped by --skip: {self.skip[finding.check]}")
+        return finding if self.runs(finding.check) else None
+
+
+def select_checks(contract: Contract, skip: Sequence[str] = (), only: Sequence[str] = ()) -> Selection:
+    """The Selection of --skip and --only; an unknown id is a UsageError listing the valid ones."""
+    valid = [c for stage_checks in STAGE_CHECKS.values() for c in stage_checks(contract)]
+    reasons = {}
+    for item in skip:
+        check, _, reason = item.partition("=")
+        reasons[check.strip()] = reason.strip() or "no reason given"
+    for option, ids in (("--skip", reasons), ("--only", only)):
+        unknown = [c for c in ids if c not in valid]
+        if unknown:
+            raise UsageError(f"{option} {', '.join(unknown)}: no such check; the checks are: {', '.join(valid)}")
+    return Selection(reasons, frozenset(only))
 
 
 def depends_on(stage: str, ctx: RunContext) -> tuple[str, ...]:
@@ -49,14 +89,15 @@ def new_context(source: EnvSource, contract: Contract, settings: Settings) -> Ru
     return make_context(source, contract, settings, bundle_loader=secrets.run)
 
 
-def run_stages(ctx: RunContext, stages: Sequence[str]) -> list[Finding]:
+def run_stages(ctx: RunContext, stages: Sequence[str], selection: Selection = Selection()) -> list[Finding]:
     """Run ``stages`` in the canonical order; a stage that depends on a failed one
     (depends_on) is skipped, saying which. Checks this environment does not have (the other
-    secret backend's) are left out."""
+    secret backend's) are left out, and those ``selection`` leaves out."""
     findings: list[Finding] = []
     failed_stages: list[str] = []
     for name, step in STAGES.items():
-        if name not in stages:
+        if name not in stages or not any(selection.runs(c) or c in selection.skip
+                                         for c in STAGE_CHECKS[name](ctx.contract)):
             continue
         blocking = [s for s in depends_on(name, ctx) if s in failed_stages]
         if blocking:
@@ -67,10 +108,10 @@ def run_stages(ctx: RunContext, stages: Sequence[str]) -> list[Finding]:
             failed_stages.append(name)  # what depends on it cannot run either
             continue
         started = time.monotonic()
-        results = [f for f in step(ctx) if f.applies]
+        results = [f for f in map(selection.apply, step(ctx)) if f is not None and f.applies]
         elapsed = time.monotonic() - started
         # A check that did not time itself gets its share of the stage's time.
-        findings += [f.with_stage(name, f.duration or elapsed / len(results)) for f in results]
+        findings += [f.with_stage(name, f.duration or elapsed / max(len(results), 1)) for f in results]
         if any(f.status is Status.FAIL for f in results):
             failed_stages.append(name)
     return findings

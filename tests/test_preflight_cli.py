@@ -170,3 +170,37 @@ def test_an_unencoded_reserved_character_in_the_database_password_says_percent_e
         return
     assert f"FAIL db.reachable DATABASE_URL ({env} line 4) {fix}" in result.stdout, result.stdout
     assert backup.returncode == 2 and backup.stderr == f"backup.py: error: DATABASE_URL ({env} line 4) {fix}\n"
+
+
+@pytest.mark.parametrize("script", ["preflight_check.py", "backup.py", "verify_restore.py"])
+def test_every_command_says_its_version(script):
+    from flash_green_ops.cli import version
+
+    result = run_script(script, "--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{script} (flash-green-ops) {version()}\n"
+    assert version()[0].isdigit(), version()  # the installed distribution's, not the fallback
+
+
+def test_skip_says_the_reason_and_only_runs_the_checks_named(tmp_path):
+    env = write(tmp_path, STAGING.replace("API_KEY=k-3f9a7c1e5b\n", ""))
+    result = preflight("--env-file", env, "--stage", "env", "--skip", "env.api-key=rotated tonight, INC-42",
+                       "--skip", "env.known-keys")
+    assert result.returncode == 0, result.stdout  # the one failure was skipped
+    assert "SKIP env.api-key skipped by --skip: rotated tonight, INC-42" in result.stdout.splitlines()
+    assert "SKIP env.known-keys skipped by --skip: no reason given" in result.stdout.splitlines()
+    result = preflight("--env-file", env, "--only", "env.api-key", "--only", "env.environment")
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        "PASS env.environment APP_ENV, when set, is staging or production.",
+        f"FAIL env.api-key API_KEY is missing ({env}): set it (Key Flash Green presents to its upstream API.)",
+        "preflight: 1 passed, 1 failed, 0 skipped"]  # no secrets nor db stage: nothing of theirs selected
+
+
+@pytest.mark.parametrize("option", ["--skip", "--only"])
+def test_an_unknown_check_id_is_a_usage_error_listing_the_valid_ones(option, tmp_path):
+    result = preflight("--env-file", write(tmp_path, STAGING), option, "db.reachble")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith(f"preflight_check.py: error: {option} db.reachble: no such check; the checks "
+                                    f"are: env.environment, env.api-key,"), result.stderr
+    assert "db.reachable, db.version" in result.stderr and len(result.stderr.splitlines()) == 1

@@ -17,10 +17,15 @@ def main(argv=None) -> int:
                         help=f"stage to run, repeatable: {', '.join(preflight.STAGES)} "
                              f"(default: {' '.join(preflight.DEFAULT_STAGES)})")
     parser.add_argument("--format", choices=["text", "json"], default="text")
+    parser.add_argument("--skip", action="append", default=[], metavar="CHECK_ID[=REASON]",
+                        help="report this check as skipped, with the reason (repeatable)")
+    parser.add_argument("--only", action="append", default=[], metavar="CHECK_ID",
+                        help="run only this check (repeatable)")
     args = parser.parse_args(argv)
 
     ctx = cli.load_context(args)
-    findings = preflight.run_stages(ctx, args.stage or preflight.DEFAULT_STAGES)
+    selection = preflight.select_checks(ctx.contract, args.skip, args.only)
+    findings = preflight.run_stages(ctx, args.stage or preflight.DEFAULT_STAGES, selection)
     if args.format == "json":
         sys.stdout.write(report.render_json(findings, environment=ctx.environment, source=ctx.source.name))
     else:
