@@ -17,6 +17,8 @@ def main(argv=None) -> int:
                         help=f"stage to run, repeatable: {', '.join(preflight.STAGES)} "
                              f"(default: {' '.join(preflight.DEFAULT_STAGES)})")
     parser.add_argument("--format", choices=["text", "json"], default="text")
+    parser.add_argument("--quiet", action="store_true",
+                        help="text: print only failures, warnings and the summary line")
     parser.add_argument("--skip", action="append", default=[], metavar="CHECK_ID[=REASON]",
                         help="report this check as skipped, with the reason (repeatable)")
     parser.add_argument("--only", action="append", default=[], metavar="CHECK_ID",
@@ -29,7 +31,7 @@ def main(argv=None) -> int:
     if args.format == "json":
         sys.stdout.write(report.render_json(findings, environment=ctx.environment, source=ctx.source.name))
     else:
-        sys.stdout.write(report.render_text(findings))
+        sys.stdout.write(report.render_text(findings, quiet=args.quiet))
     return report.exit_code(findings)
 
 
