@@ -9,10 +9,11 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from flash_green_ops import redact
+from flash_green_ops import redact, report
 from flash_green_ops.context import RunContext
 from flash_green_ops.envfile import from_environ, read_env_file
 from flash_green_ops.errors import OpsError, UsageError
+from flash_green_ops.findings import Finding
 from flash_green_ops.report import EXIT_FAILED, EXIT_USAGE
 from flash_green_ops.settings import Settings
 
@@ -41,6 +42,27 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(EXIT_USAGE, f"{self.prog}: error: {redact.mask(message)} (see --help)\n")
+
+
+def add_output_options(parser: argparse.ArgumentParser) -> None:
+    """--format text|json|junit and --quiet, for every command that reports findings."""
+    parser.add_argument("--format", choices=["text", "json", "junit"], default="text",
+                        help="text (default), json (every check, all items) or junit (JUnit XML for CI)")
+    parser.add_argument("--quiet", action="store_true", help="text: print only failures, warnings and the summary")
+
+
+def write_report(findings: list[Finding], args: argparse.Namespace, ctx: RunContext, suite: str,
+                 summary_line: str | None = None) -> int:
+    """Print ``findings`` as --format and --quiet ask (``suite``: the JUnit test suite's name,
+    the same whichever spelling of the command ran); returns the exit code they mean."""
+    if args.format == "json":
+        sys.stdout.write(report.render_json(findings, environment=ctx.environment, source=ctx.source.name,
+                                            summary_line=summary_line))
+    elif args.format == "junit":
+        sys.stdout.write(report.render_junit(findings, suite=suite, summary_line=summary_line))
+    else:
+        sys.stdout.write(report.render_text(findings, summary_line, quiet=args.quiet))
+    return report.exit_code(findings)
 
 
 def load_context(args: argparse.Namespace) -> RunContext:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
 from flash_green_ops import redact
@@ -43,12 +44,12 @@ def render_text(findings: Sequence[Finding], summary_line: str | None = None, *,
     return redact.mask("\n".join(lines)) + "\n"
 
 
-def render_json(findings: Sequence[Finding], *, environment: str, source: str) -> str:
+def render_json(findings: Sequence[Finding], *, environment: str, source: str, summary_line: str | None = None) -> str:
     document = {
         "environment": environment,
         "source": redact.mask(source),
         "exit_code": exit_code(findings),
-        "summary": summary(findings),
+        "summary": summary(findings) if summary_line is None else summary_line,
         "checks": [
             # Masked before encoding: JSON escaping could hide a secret from a later mask.
             {"id": f.check, "stage": f.stage, "status": f.status.value,
@@ -58,3 +59,28 @@ def render_json(findings: Sequence[Finding], *, environment: str, source: str) -
         ],
     }
     return redact.mask(json.dumps(document, indent=2)) + "\n"
+
+
+def render_junit(findings: Sequence[Finding], *, suite: str, summary_line: str | None = None) -> str:
+    """JUnit XML as CI systems read it (Jenkins, GitLab, GitHub reporters): one testcase per
+    check (classname its stage), FAIL a <failure>, SKIP a <skipped>, WARN a pass whose
+    <system-out> says the warning; every text masked before it is encoded."""
+    count = {s: sum(f.status is s for f in findings) for s in Status}
+    root = ET.Element("testsuites")
+    total = sum(f.duration for f in findings)
+    tree = ET.SubElement(root, "testsuite", name=suite, tests=str(len(findings)),
+                         failures=str(count[Status.FAIL]), errors="0", skipped=str(count[Status.SKIP]),
+                         time=f"{total:.6f}")
+    for f in findings:
+        case = ET.SubElement(tree, "testcase", classname=f"{suite}.{f.stage or f.check.split('.')[0]}",
+                             name=f.check, time=f"{f.duration:.6f}")
+        text = redact.mask(describe(f, None))
+        if f.status is Status.FAIL:
+            ET.SubElement(case, "failure", message=redact.mask(f.message)).text = text
+        elif f.status is Status.SKIP:
+            ET.SubElement(case, "skipped", message=text)
+        elif f.status is Status.WARN:
+            ET.SubElement(case, "system-out").text = f"WARN {text}"
+    ET.SubElement(tree, "system-out").text = redact.mask(summary(findings) if summary_line is None else summary_line)
+    ET.indent(root)
+    return redact.mask(ET.tostring(root, encoding="unicode", xml_declaration=True)) + "\n"

@@ -105,6 +105,16 @@ def test_verify_restore_cli_exit_codes(restored, chinook_backup, tmp_path):
     assert "FAIL restore.rows public.invoice_line: 2240 rows in the manifest, 2239" in bad.stdout
     assert "FAIL restore.tables public.playlist_track: missing" in bad.stdout
     assert "verify: 6 passed, 2 failed" in bad.stdout, bad.stdout
+    # The shared output options: --quiet and --format junit, verify's own summary line.
+    quiet = run_script("verify_restore.py", "--env-file", env_file, "--manifest", chinook_backup.manifest_path,
+                       "--quiet")
+    assert [line.split(" ")[:2] for line in quiet.stdout.splitlines()] == [
+        ["FAIL", "restore.tables"], ["FAIL", "restore.rows"], ["verify:", "6"]], quiet.stdout
+    junit = run_script("verify_restore.py", "--env-file", env_file, "--manifest", chinook_backup.manifest_path,
+                       "--format", "junit")
+    assert_no_secrets([restored.password], junit.stdout, junit.stderr)
+    assert junit.returncode == 1 and '<testsuite name="verify_restore" tests="8" failures="2"' in junit.stdout
+    assert "<system-out>verify: 6 passed, 2 failed</system-out>" in junit.stdout
 
 
 @pytest.mark.parametrize("content,expected", [

@@ -204,3 +204,23 @@ def test_an_unknown_check_id_is_a_usage_error_listing_the_valid_ones(option, tmp
     assert result.stderr.startswith(f"preflight_check.py: error: {option} db.reachble: no such check; the checks "
                                     f"are: env.environment, env.api-key,"), result.stderr
     assert "db.reachable, db.version" in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_junit_has_a_testcase_per_check_for_ci(tmp_path):
+    import xml.etree.ElementTree as ET
+
+    env = write(tmp_path, STAGING.replace("API_KEY=k-3f9a7c1e5b\n", "") + "FLASH_GREN_MODE=x\n")
+    result = preflight("--env-file", env, "--stage", "env", "--format", "junit")
+    assert_no_secrets(STAGING_SECRETS, result.stdout, result.stderr)
+    assert result.returncode == 1 and result.stderr == ""
+    suite = ET.fromstring(result.stdout).find("testsuite")
+    cases = {c.get("name"): c for c in suite.iter("testcase")}
+    assert suite.get("name") == "preflight" and len(cases) == 19 == int(suite.get("tests"))
+    assert (suite.get("failures"), suite.get("skipped"), suite.get("errors")) == ("1", "2", "0")
+    failure = cases["env.api-key"].find("failure")
+    assert failure.get("message").startswith(f"API_KEY is missing ({env}): set it"), failure.get("message")
+    assert cases["env.api-key"].get("classname") == "preflight.env"
+    assert cases["env.database-tls"].find("skipped").get("message") == "applies to production only; this is staging"
+    assert cases["env.known-keys"].find("system-out").text.startswith("WARN ")  # a warning is a pass, said
+    assert cases["env.environment"].find("failure") is None and float(cases["env.environment"].get("time")) >= 0
+    assert suite.find("system-out").text == "preflight: 16 passed, 1 failed, 2 skipped"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from flash_green_ops import cli, preflight, report, settings
+from flash_green_ops import cli, preflight, settings
 
 
 def main(argv=None) -> int:
@@ -16,9 +16,7 @@ def main(argv=None) -> int:
     parser.add_argument("--stage", action="append", choices=list(preflight.STAGES), metavar="STAGE",
                         help=f"stage to run, repeatable: {', '.join(preflight.STAGES)} "
                              f"(default: {' '.join(preflight.DEFAULT_STAGES)})")
-    parser.add_argument("--format", choices=["text", "json"], default="text")
-    parser.add_argument("--quiet", action="store_true",
-                        help="text: print only failures, warnings and the summary line")
+    cli.add_output_options(parser)
     parser.add_argument("--skip", action="append", default=[], metavar="CHECK_ID[=REASON]",
                         help="report this check as skipped, with the reason (repeatable)")
     parser.add_argument("--only", action="append", default=[], metavar="CHECK_ID",
@@ -28,11 +26,7 @@ def main(argv=None) -> int:
     ctx = cli.load_context(args)
     selection = preflight.select_checks(ctx.contract, args.skip, args.only)
     findings = preflight.run_stages(ctx, args.stage or preflight.DEFAULT_STAGES, selection)
-    if args.format == "json":
-        sys.stdout.write(report.render_json(findings, environment=ctx.environment, source=ctx.source.name))
-    else:
-        sys.stdout.write(report.render_text(findings, quiet=args.quiet))
-    return report.exit_code(findings)
+    return cli.write_report(findings, args, ctx, "preflight")
 
 
 def console() -> None:
