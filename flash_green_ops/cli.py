@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from flash_green_ops import redact, report
+from flash_green_ops import redact, report, settings
 from flash_green_ops.context import RunContext
 from flash_green_ops.envfile import from_environ, read_env_file
 from flash_green_ops.errors import OpsError, UsageError
@@ -65,15 +65,46 @@ def write_report(findings: list[Finding], args: argparse.Namespace, ctx: RunCont
     return report.exit_code(findings)
 
 
-def load_context(args: argparse.Namespace) -> RunContext:
-    """The env (file or process environment), contract and settings of an invocation."""
+def add_retry_options(parser: argparse.ArgumentParser) -> None:
+    """--retry-timeout and --retry-interval (goss's validate --retry-timeout)."""
+    parser.add_argument("--retry-timeout", type=settings.positive_duration, metavar="DURATION",
+                        help="wait-until mode: repeat until every check passes or this is up "
+                             "(120, 120s, 2m), one progress line per attempt on stderr")
+    parser.add_argument("--retry-interval", type=settings.positive_duration, metavar="DURATION",
+                        help="time between attempts (default 5s; needs --retry-timeout)")
+
+
+def with_retries(attempt: Callable[[float | None], list[Finding]], args: argparse.Namespace) -> list[Finding]:
+    """``attempt(None)`` once, or, with --retry-timeout, until it passes or the time is up
+    (``attempt(seconds left)``: it caps its network timeouts to them)."""
+    if args.retry_timeout is None:
+        if args.retry_interval is not None:
+            raise UsageError("--retry-interval needs --retry-timeout")
+        return attempt(None)
+    from flash_green_ops.waiting import until_passing
+
+    def progress(line: str) -> None:
+        sys.stderr.write(redact.mask(f"{prog()}: {line}") + "\n")
+        sys.stderr.flush()
+
+    interval = DEFAULT_RETRY_INTERVAL if args.retry_interval is None else args.retry_interval
+    return until_passing(attempt, args.retry_timeout, interval, progress)
+
+
+def load_context(args: argparse.Namespace, time_left: float | None = None) -> RunContext:
+    """The env (file or process environment), contract and settings of an invocation; with
+    ``time_left``, no network timeout longer than that (an attempt of wait-until mode)."""
     from flash_green_ops import preflight  # the steps: only once the arguments were good
 
     contract = preflight.load_runbook_contract(args.contract)
     source = read_env_file(args.env_file) if args.env_file else from_environ()
-    return preflight.new_context(source, contract, Settings.from_mapping(vars(args)))
+    run_settings = Settings.from_mapping(vars(args))
+    if time_left is not None:
+        run_settings = run_settings.capped(time_left)
+    return preflight.new_context(source, contract, run_settings)
 
 
+DEFAULT_RETRY_INTERVAL = 5.0  # seconds between attempts of wait-until mode
 # Kubernetes, systemd and timeout(1) stop a job with SIGTERM; a terminal with SIGINT.
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 
@@ -22,6 +22,12 @@ class Settings:
     http_timeout: float = 5.0
     metrics_interval: float = 1.0
     metrics_strict: bool = False
+
+    def capped(self, seconds: float) -> Settings:
+        """The same settings, no network timeout or wait longer than ``seconds`` (wait-until
+        mode: an attempt ends by the deadline, give or take one of them)."""
+        return replace(self, **{name: min(getattr(self, name), seconds) for name in
+                                ("db_connect_timeout", "secrets_timeout", "http_timeout", "metrics_interval")})
 
     @classmethod
     def from_mapping(cls, options: dict) -> Settings:
@@ -72,6 +78,13 @@ def duration(text: str) -> float:
         return parse_duration(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def positive_duration(text: str) -> float:
+    value = duration(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0: {text!r}")
+    return value
 
 
 # -- the shared options, by step ----------------------------------------------------------------

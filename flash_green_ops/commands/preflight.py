@@ -21,11 +21,19 @@ def main(argv=None) -> int:
                         help="report this check as skipped, with the reason (repeatable)")
     parser.add_argument("--only", action="append", default=[], metavar="CHECK_ID",
                         help="run only this check (repeatable)")
+    cli.add_retry_options(parser)
     args = parser.parse_args(argv)
 
     ctx = cli.load_context(args)
     selection = preflight.select_checks(ctx.contract, args.skip, args.only)
-    findings = preflight.run_stages(ctx, args.stage or preflight.DEFAULT_STAGES, selection)
+
+    def attempt(time_left: float | None) -> list:
+        nonlocal ctx
+        if time_left is not None:  # a fresh context: the env file as it is now, nothing cached
+            ctx = cli.load_context(args, time_left)
+        return preflight.run_stages(ctx, args.stage or preflight.DEFAULT_STAGES, selection)
+
+    findings = cli.with_retries(attempt, args)
     return cli.write_report(findings, args, ctx, "preflight")
 
 
