@@ -11,7 +11,9 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
+import os
 import re
+import stat
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -399,6 +401,32 @@ def _known_keys(ctx: RunContext, rule: Rule, check: str) -> list[Finding]:
     return problems
 
 
+def _file_permissions(ctx: RunContext, rule: Rule, check: str) -> list[Finding]:
+    """InSpec's file resource check: an env file holding secrets is readable by its owner only.
+    A failure where the rule's ``fail_environments`` say so (production), else a warning."""
+    if not ctx.source.is_file:
+        return []  # the process environment: nothing on disk to judge
+    held = [k for k, v in ctx.values.items() if v.strip() and (ctx.contract.is_secret(k) or _url_password(v))]
+    try:
+        mode = stat.S_IMODE(os.stat(ctx.source.name).st_mode)
+    except OSError:
+        return []  # read a moment ago; gone now (a pipe, a deleted file): nothing to judge
+    if not held or not mode & 0o044:
+        return []
+    readers = _join([who for who, bit in (("its group", 0o040), ("others", 0o004)) if mode & bit])
+    report = failed if ctx.environment in rule.params.get("fail_environments", ()) else warned
+    return [report(check, f"{ctx.source.name} is mode {mode:04o}: readable by {readers} while it holds secrets "
+                          f"({_join(held[:5])}{', ...' if len(held) > 5 else ''}): run chmod 600 {ctx.source.name}",
+                   ctx.source.name)]
+
+
+def _url_password(value: str) -> bool:
+    try:
+        return bool(urlsplit(value.strip()).password)
+    except ValueError:
+        return False
+
+
 KINDS: dict[str, Callable[[RunContext, Rule, str], list[Finding]]] = {
     "environment": _environment,
     "required": _required,
@@ -414,4 +442,5 @@ KINDS: dict[str, Callable[[RunContext, Rule, str], list[Finding]]] = {
     "no_placeholders": _no_placeholders,
     "no_conflicting_duplicates": _no_conflicting_duplicates,
     "known_keys": _known_keys,
+    "file_permissions": _file_permissions,
 }

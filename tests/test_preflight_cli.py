@@ -10,9 +10,10 @@ from tests.test_envspec import STAGING
 STAGING_SECRETS = ["k-3f9a7c1e5b", "pw-8d7e6f", "hvs.tok-1a2b3c4d"]  # STAGING's API key, password, token
 
 
-def write(tmp_path, text, name="test.env"):
+def write(tmp_path, text, name="test.env", mode=0o600):
     path = tmp_path / name
     path.write_text(text)
+    path.chmod(mode)  # an env file holding secrets, as the README says to keep it
     return path
 
 
@@ -27,7 +28,7 @@ def test_a_sound_env_passes_with_exit_0(tmp_path):
     lines = result.stdout.splitlines()
     assert lines[0] == "PASS env.environment APP_ENV, when set, is staging or production."
     assert "SKIP env.database-tls applies to production only; this is staging" in lines
-    assert lines[-1] == "preflight: 17 passed, 0 failed, 2 skipped"
+    assert lines[-1] == "preflight: 18 passed, 0 failed, 2 skipped"
     assert result.stderr == ""
 
 
@@ -37,7 +38,7 @@ def test_a_failing_check_exits_1_and_later_stages_are_skipped_with_the_reason(tm
     assert f"FAIL env.api-key API_KEY is missing ({tmp_path}/test.env): set it" in result.stdout
     assert "SKIP secrets.stage skipped: stage env failed" in result.stdout
     assert "SKIP db.stage skipped: stage env failed" in result.stdout
-    assert result.stdout.splitlines()[-1] == "preflight: 16 passed, 1 failed, 4 skipped"
+    assert result.stdout.splitlines()[-1] == "preflight: 17 passed, 1 failed, 4 skipped"
 
 
 def test_json_has_every_check_with_id_stage_status_message_duration(tmp_path):
@@ -47,7 +48,7 @@ def test_json_has_every_check_with_id_stage_status_message_duration(tmp_path):
     document = json.loads(result.stdout)
     assert document["exit_code"] == 1 and document["environment"] == "staging"
     checks = {c["id"]: c for c in document["checks"]}
-    assert len(checks) == 19
+    assert len(checks) == 20
     ice = checks["env.ice-live"]
     assert ice["stage"] == "env" and ice["status"] == "FAIL" and ice["where"] == f"{tmp_path}/test.env line 9"
     assert "ICE_API_URL, ICE_USERNAME and ICE_PASSWORD are missing" in ice["message"]
@@ -215,7 +216,7 @@ def test_junit_has_a_testcase_per_check_for_ci(tmp_path):
     assert result.returncode == 1 and result.stderr == ""
     suite = ET.fromstring(result.stdout).find("testsuite")
     cases = {c.get("name"): c for c in suite.iter("testcase")}
-    assert suite.get("name") == "preflight" and len(cases) == 19 == int(suite.get("tests"))
+    assert suite.get("name") == "preflight" and len(cases) == 20 == int(suite.get("tests"))
     assert (suite.get("failures"), suite.get("skipped"), suite.get("errors")) == ("1", "2", "0")
     failure = cases["env.api-key"].find("failure")
     assert failure.get("message").startswith(f"API_KEY is missing ({env}): set it"), failure.get("message")
@@ -223,4 +224,27 @@ def test_junit_has_a_testcase_per_check_for_ci(tmp_path):
     assert cases["env.database-tls"].find("skipped").get("message") == "applies to production only; this is staging"
     assert cases["env.known-keys"].find("system-out").text.startswith("WARN ")  # a warning is a pass, said
     assert cases["env.environment"].find("failure") is None and float(cases["env.environment"].get("time")) >= 0
-    assert suite.find("system-out").text == "preflight: 16 passed, 1 failed, 2 skipped"
+    assert suite.find("system-out").text == "preflight: 17 passed, 1 failed, 2 skipped"
+
+
+@pytest.mark.parametrize("mode, environment, expected", [
+    (0o644, "staging", "WARN env.file-permissions {env} is mode 0644: readable by its group and others while it "
+                       "holds secrets (API_KEY, DATABASE_URL and VAULT_TOKEN): run chmod 600 {env}"),
+    (0o640, "production", "FAIL env.file-permissions {env} is mode 0640: readable by its group while it holds "
+                          "secrets (API_KEY, DATABASE_URL and VAULT_TOKEN): run chmod 600 {env}"),
+    (0o600, "production", "PASS env.file-permissions An env file holding secrets is readable by its owner only"),
+])
+def test_an_env_file_readable_by_others_while_it_holds_secrets(mode, environment, expected, tmp_path):
+    from tests.test_envspec import PRODUCTION
+
+    env = write(tmp_path, STAGING if environment == "staging" else PRODUCTION, mode=mode)
+    result = preflight("--env-file", env, "--only", "env.file-permissions")
+    assert_no_secrets(STAGING_SECRETS, result.stdout, result.stderr)
+    assert result.stdout.splitlines()[0].startswith(expected.format(env=env)), result.stdout
+    assert result.returncode == (1 if expected.startswith("FAIL") else 0)
+
+
+def test_a_world_readable_env_file_without_secrets_is_fine(tmp_path):
+    env = write(tmp_path, "APP_ENV=staging\nCLIENT_CERT_SUBJECT_HEADER=X-S\n", mode=0o644)
+    result = preflight("--env-file", env, "--only", "env.file-permissions")
+    assert result.stdout.startswith("PASS env.file-permissions"), result.stdout
