@@ -65,6 +65,9 @@ def write_report(findings: list[Finding], args: argparse.Namespace, ctx: RunCont
     return report.exit_code(findings)
 
 
+DEFAULT_RETRY_INTERVAL = 5.0  # seconds between attempts of wait-until mode
+
+
 def add_retry_options(parser: argparse.ArgumentParser) -> None:
     """--retry-timeout and --retry-interval (goss's validate --retry-timeout)."""
     parser.add_argument("--retry-timeout", type=settings.positive_duration, metavar="DURATION",
@@ -104,7 +107,6 @@ def load_context(args: argparse.Namespace, time_left: float | None = None) -> Ru
     return preflight.new_context(source, contract, run_settings)
 
 
-DEFAULT_RETRY_INTERVAL = 5.0  # seconds between attempts of wait-until mode
 # Kubernetes, systemd and timeout(1) stop a job with SIGTERM; a terminal with SIGINT.
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 

@@ -43,13 +43,14 @@ class Selection:
     skip: Mapping[str, str] = field(default_factory=dict)
     only: frozenset[str] = frozenset()
 
-    def runs(self, check: str) -> bool:
-        return (not self.only or check in self.only) and check not in self.skip
+    def reports(self, check: str) -> bool:
+        return check in self.skip or not self.only or check in self.only
 
     def apply(self, finding: Finding) -> Finding | None:
         if finding.check in self.skip:
-            return replace(finding, status=Status.SKIP, message=f"skipped by --skip: {self.skip[finding.check]}")
-        return finding if self.runs(finding.check) else None
+            return replace(finding, status=Status.SKIP, message=f"skipped by --skip: {self.skip[finding.check]}",
+                           items=())
+        return finding if self.reports(finding.check) else None
 
 
 def select_checks(contract: Contract, skip: Sequence[str] = (), only: Sequence[str] = ()) -> Selection:
@@ -95,8 +96,7 @@ def run_stages(ctx: RunContext, stages: Sequence[str], selection: Selection = Se
     findings: list[Finding] = []
     failed_stages: list[str] = []
     for name, step in STAGES.items():
-        if name not in stages or not any(selection.runs(c) or c in selection.skip
-                                         for c in STAGE_CHECKS[name](ctx.contract)):
+        if name not in stages or not any(map(selection.reports, STAGE_CHECKS[name](ctx.contract))):
             continue
         blocking = [s for s in depends_on(name, ctx) if s in failed_stages]
         if blocking:

@@ -38,5 +38,5 @@ def until_passing(attempt: Callable[[float], list[Finding]], timeout: float, int
 
     retrying = Retrying(stop=stop_before_delay(timeout), wait=wait_fixed(interval),
                         retry=retry_if_result(lambda findings: exit_code(findings) != 0),
-                        retry_error_callback=lambda state: state.outcome.result(), reraise=True)
+                        retry_error_callback=lambda state: state.outcome.result())  # the last, not an error
     return retrying(one)
