@@ -32,13 +32,25 @@ def version() -> str:
         return "unknown (not installed)"
 
 
+class _Version(argparse.Action):
+    """argparse's "version" action, but the installed version is looked up only when asked
+    (importlib.metadata reads the installation's files at every start otherwise)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        sys.stdout.write(f"{parser.prog} (flash-green-ops) {version()}\n")
+        parser.exit(0)
+
+
 class Parser(argparse.ArgumentParser):
     """argparse, but a bad invocation is one line on stderr and exit 2 (no usage dump); every
     command has --version."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.add_argument("--version", action="version", version=f"%(prog)s (flash-green-ops) {version()}")
+        self.add_argument("--version", action=_Version, help="print the version and exit")
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(EXIT_USAGE, f"{self.prog}: error: {redact.mask(message)} (see --help)\n")
