@@ -467,9 +467,13 @@ def test_backup_interrupted_kills_pg_dump_and_leaves_nothing(sig, pg_cluster, ch
         pg_dumps = [p for p in child_pids(proc.pid) if Path(f"/proc/{p}/comm").read_text().strip() == "pg_dump"]
         assert pg_dumps, "no pg_dump child found: the test would prove nothing"
         assert any(f.name.startswith(".flash-green-backup.sql.partial-") for f in out_dir.iterdir())
+        started = time.monotonic()
         proc.send_signal(sig)
         stdout, stderr = proc.communicate(timeout=30)
+        took = time.monotonic() - started
         assert not any(process_alive(p) for p in pg_dumps), "pg_dump outlived the interrupted backup"
+        # pg_dump stopped on its own SIGINT (cancelling its query), not by SIGKILL after the grace.
+        assert took < backup.clients.STOP_GRACE, f"took {took:.1f} s to stop"
         # Still under the lock: a backend waiting on it now would wait for as long as it is held.
         wait_for(lambda: not backup_sessions(admin), 10, "the backup's sessions to end")
     assert_no_secrets([chinook.password], stdout, stderr)
