@@ -55,7 +55,10 @@ def black_hole():
     try:
         yield listener.getsockname()[1], accepted
     finally:
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept(): the thread ends
         listener.close()
+        thread.join(5)
         for conn in accepted:
             conn.close()
 
