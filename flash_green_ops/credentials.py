@@ -13,6 +13,7 @@ from flash_green_ops import redact
 from flash_green_ops.context import RunContext
 from flash_green_ops.errors import BundleUnavailable, OpsError
 from flash_green_ops.pg import DatabaseConfigError, PgEndpoint
+from flash_green_ops.urls import FIX as URL_FIX, unencoded_in_password
 
 # The keys that configure each secret backend (the contract's secret-backend rule).
 VAULT_KEYS = ("VAULT_ADDR", "VAULT_TOKEN", "VAULT_SECRET_PATH")
@@ -50,6 +51,17 @@ def database_params(ctx: RunContext) -> tuple[dict[str, str], str]:
     return _params(ctx)
 
 
+def env_gives_password(ctx: RunContext) -> bool:
+    """Whether the database password comes from the env itself (DATABASE_URL, DB_PASSWORD, an
+    inherited PGPASSWORD), not from the secret bundle. Unusable settings count as yes: the
+    database step reports them itself, whatever the secrets step found."""
+    try:
+        params, _ = _params(ctx)
+    except DatabaseConfigError:
+        return True
+    return bool(params.get("password") or os.environ.get("PGPASSWORD"))
+
+
 def _params(ctx: RunContext) -> tuple[dict[str, str], str]:
     from psycopg import ProgrammingError
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -57,6 +69,11 @@ def _params(ctx: RunContext) -> tuple[dict[str, str], str]:
     values = ctx.values
     url = (values.get("DATABASE_URL") or "").strip()
     if url:
+        if reserved := unencoded_in_password(url).replace("#", ""):  # libpq takes "#" as it is
+            # Else libpq reads "user:pass" as the host name, and prints it.
+            raise DatabaseConfigError(
+                f"DATABASE_URL ({ctx.source.where('DATABASE_URL')}) has a password holding an unencoded "
+                f"{' and '.join(repr(c) for c in reserved)}: {URL_FIX}")
         try:
             params = conninfo_to_dict(url)
         except ProgrammingError as exc:

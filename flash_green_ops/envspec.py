@@ -8,9 +8,13 @@ quote only values of enumerated types (bools, ports, choices), which are not sec
 """
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
+import os
 import re
+import stat
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -18,6 +22,7 @@ from flash_green_ops import conninfo, envfile, urls
 from flash_green_ops.context import RunContext
 from flash_green_ops.contract import Contract, Rule, Variable
 from flash_green_ops.findings import Finding, failed, passed, skipped, warned
+from flash_green_ops.urls import FIX as URL_FIX, unencoded_in_password
 
 TRUE = {"true", "1", "yes", "on"}
 FALSE = {"false", "0", "no", "off", ""}
@@ -39,7 +44,10 @@ def evaluate(ctx: RunContext, rule_ids: Iterable[str] | None = None) -> list[Fin
     rules = ctx.contract.rules if rule_ids is None else [ctx.contract.rule(r) for r in rule_ids]
     findings = []
     for rule in rules:
-        findings.extend(evaluate_rule(ctx, rule))
+        started = time.monotonic()
+        results = evaluate_rule(ctx, rule)
+        elapsed = time.monotonic() - started  # each rule's own time (JSON), not the step's average
+        findings.extend(dataclasses.replace(f, duration=elapsed) for f in results)
     return findings
 
 
@@ -248,6 +256,9 @@ def _format_problem(var: Variable, value: str) -> str | None:
     """What is wrong with a set value of ``var``, or None; never quotes a free-form value."""
     value = value.strip()
     if var.type == "url":
+        if reserved := unencoded_in_password(value):
+            # Else urlsplit reads "user:pass" as the host and a port that is not an integer.
+            return f"has a password holding an unencoded {_join([repr(c) for c in reserved], 'and')}: {URL_FIX}"
         try:
             parts = urls.split(value)
         except ValueError as exc:
@@ -395,6 +406,32 @@ def _known_keys(ctx: RunContext, rule: Rule, check: str) -> list[Finding]:
     return problems
 
 
+def _file_permissions(ctx: RunContext, rule: Rule, check: str) -> list[Finding]:
+    """InSpec's file resource check: an env file holding secrets is readable by its owner only.
+    A failure where the rule's ``fail_environments`` say so (production), else a warning."""
+    if not ctx.source.is_file:
+        return []  # the process environment: nothing on disk to judge
+    held = [k for k, v in ctx.values.items() if v.strip() and (ctx.contract.is_secret(k) or _url_password(v))]
+    try:
+        mode = stat.S_IMODE(os.stat(ctx.source.name).st_mode)
+    except OSError:
+        return []  # read a moment ago; gone now (a pipe, a deleted file): nothing to judge
+    if not held or not mode & 0o044:
+        return []
+    readers = _join([who for who, bit in (("its group", 0o040), ("others", 0o004)) if mode & bit])
+    report = failed if ctx.environment in rule.params.get("fail_environments", ()) else warned
+    return [report(check, f"{ctx.source.name} is mode {mode:04o}: readable by {readers} while it holds secrets "
+                          f"({_join(held[:5])}{', ...' if len(held) > 5 else ''}): run chmod 600 {ctx.source.name}",
+                   ctx.source.name)]
+
+
+def _url_password(value: str) -> bool:
+    try:
+        return bool(urlsplit(value.strip()).password)
+    except ValueError:
+        return False
+
+
 KINDS: dict[str, Callable[[RunContext, Rule, str], list[Finding]]] = {
     "environment": _environment,
     "required": _required,
@@ -410,6 +447,7 @@ KINDS: dict[str, Callable[[RunContext, Rule, str], list[Finding]]] = {
     "no_placeholders": _no_placeholders,
     "no_conflicting_duplicates": _no_conflicting_duplicates,
     "known_keys": _known_keys,
+    "file_permissions": _file_permissions,
 }
 # Each kind's parameters in contract.toml, by the contract's shapes (contract.SHAPES): checked
 # when the contract loads, so a rule is never evaluated with parameters it cannot read.
@@ -428,5 +466,6 @@ PARAMS: dict[str, dict[str, str]] = {
     "no_placeholders": {},
     "no_conflicting_duplicates": {},
     "known_keys": {},
+    "file_permissions": {"fail_environments": "strings?"},
 }
 assert PARAMS.keys() == KINDS.keys()

@@ -34,6 +34,9 @@ class Finding:
     # False for a check this environment does not have (the other secret backend's): a pytest
     # item reports it as a skip with the reason; the preflight leaves it out.
     applies: bool = True
+    # What the message counts, one line each (the lint's problems): text output shows the first
+    # few and how many more, JSON and pytest all of them (report.describe).
+    items: tuple[str, ...] = ()
 
     def with_stage(self, stage: str, duration: float | None = None) -> Finding:
         return replace(self, stage=stage, duration=self.duration if duration is None else duration)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 
@@ -25,6 +25,12 @@ class Settings:
     metrics_rules: str = "current"  # promlint.RULESETS: today's Prometheus, or promtool 2.42's
     web3_max_block_age: float = 300.0  # seconds: an older latest block means the node is not synced
     cert_min_days: float = 14.0  # a certificate expiring sooner is a warning
+
+    def capped(self, seconds: float) -> Settings:
+        """The same settings, no network timeout or wait longer than ``seconds`` (wait-until
+        mode: an attempt ends by the deadline, give or take one of them)."""
+        return replace(self, **{name: min(getattr(self, name), seconds) for name in
+                                ("db_connect_timeout", "secrets_timeout", "http_timeout", "metrics_interval")})
 
     @classmethod
     def from_mapping(cls, options: dict) -> Settings:
@@ -94,6 +100,13 @@ def duration(text: str) -> float:
         return parse_duration(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def positive_duration(text: str) -> float:
+    value = duration(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0: {text!r}")
+    return value
 
 
 # -- the shared options, by step ----------------------------------------------------------------

@@ -1,14 +1,19 @@
-"""URLs from operator input: urllib's split, with its one refusal turned into a message.
+"""URLs from operator input: urllib's split with its one refusal turned into a message, and why
+a URL with credentials is misread (a password holding a character URLs reserve).
 
-``urlsplit`` raises ValueError on one fault only, square brackets in the host part that do not
-hold an IPv6 address (``http://[::1/x``, ``http://[db]/``); the message names the fault and
-never quotes the value, which may hold a password.
+Messages name the fault and never quote the value, which may hold a password.
 """
 from __future__ import annotations
 
 from urllib.parse import SplitResult, urlsplit
 
+# ``urlsplit`` raises ValueError on one fault only: square brackets in the host part that do not
+# hold an IPv6 address (``http://[::1/x``, ``http://[db]/``).
 BAD_BRACKETS = "has '[' or ']' in its host that do not enclose an IPv6 address (as in http://[::1]:8080/)"
+# Unencoded in the user:password part, each ends it early: "/" and "?" start the path and the
+# query, "#" the fragment (URL parsers), so the host becomes "user:pass" and "pass" a port.
+RESERVED = "/?#"
+FIX = "percent-encode it (/ as %2F, ? as %3F, # as %23, @ as %40)"
 
 
 def split(value: str) -> SplitResult:
@@ -25,3 +30,18 @@ def scheme(value: str) -> str:
         return split(value).scheme.lower()
     except ValueError:
         return ""
+
+
+def unencoded_in_password(url: str) -> str:
+    """The reserved characters (RESERVED, or a second "@") found unencoded in ``url``'s
+    ``user:password@`` part, "" when none. Never returns the password itself."""
+    _, sep, rest = url.strip().partition("://")
+    if not sep or "@" not in rest:
+        return ""
+    userinfo, _, host = rest.rpartition("@")
+    if ":" not in userinfo:  # no password
+        return ""
+    password = userinfo.split(":", 1)[1]
+    if "=" in password.partition("?")[2]:  # "host:port/db?key=a@b": an "@" in a query value
+        return ""
+    return "".join(c for c in RESERVED + "@" if c in password)

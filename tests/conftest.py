@@ -35,15 +35,22 @@ def run_script(name: str, *args: str, timeout: float = 120, env: dict | None = N
     )
 
 
-def run_ops_tests(pytester: pytest.Pytester, *args: str, timeout: float = 600) -> pytest.RunResult:
+def run_ops_tests(pytester: pytest.Pytester, *args: str, timeout: float = 600, ci: bool = False) -> pytest.RunResult:
     """Run the runbook suite (ops_tests/) in a subprocess, with the repo's pytest.ini.
 
-    A subprocess, so each run has its own plugin state and secret registry, like an operator's.
+    A subprocess, so each run has its own plugin state and secret registry, like an operator's;
+    an operator's, not CI's (the CI variable removed: there a skipped backup item fails) unless
+    ``ci``.
     """
-    return pytester.runpytest_subprocess(
-        str(REPO / "ops_tests"), "-c", str(REPO / "pytest.ini"), "--rootdir", str(REPO),
-        "-p", "no:cacheprovider", *args, timeout=timeout,
-    )
+    with pytest.MonkeyPatch.context() as env:
+        if ci:
+            env.setenv("CI", "true")
+        else:
+            env.delenv("CI", raising=False)
+        return pytester.runpytest_subprocess(
+            str(REPO / "ops_tests"), "-c", str(REPO / "pytest.ini"), "--rootdir", str(REPO),
+            "-p", "no:cacheprovider", *args, timeout=timeout,
+        )
 
 
 def assert_no_secrets(secrets: list[str], *outputs: str | Path) -> None:

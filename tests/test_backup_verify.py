@@ -10,9 +10,10 @@ from psycopg import sql
 from fixtures.services import write_env_file
 from flash_green_ops import backup
 from flash_green_ops.findings import Status
-from tests.backup_fixtures import failures, sql_run
-from tests.conftest import assert_no_secrets, closed_port, run_script
+from tests.backup_fixtures import admin_endpoint, failures, sql_run
+from tests.conftest import assert_no_secrets, closed_port, run_script, wait_for
 from tests.pg_fixtures import BASE_ENV
+from tests.test_signals import SIGNALS, start_script, stopped
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +105,16 @@ def test_verify_restore_cli_exit_codes(restored, chinook_backup, tmp_path):
     assert "FAIL restore.rows public.invoice_line: 2240 rows in the manifest, 2239" in bad.stdout
     assert "FAIL restore.tables public.playlist_track: missing" in bad.stdout
     assert "verify: 6 passed, 2 failed" in bad.stdout, bad.stdout
+    # The shared output options: --quiet and --format junit, verify's own summary line.
+    quiet = run_script("verify_restore.py", "--env-file", env_file, "--manifest", chinook_backup.manifest_path,
+                       "--quiet")
+    assert [line.split(" ")[:2] for line in quiet.stdout.splitlines()] == [
+        ["FAIL", "restore.tables"], ["FAIL", "restore.rows"], ["verify:", "6"]], quiet.stdout
+    junit = run_script("verify_restore.py", "--env-file", env_file, "--manifest", chinook_backup.manifest_path,
+                       "--format", "junit")
+    assert_no_secrets([restored.password], junit.stdout, junit.stderr)
+    assert junit.returncode == 1 and '<testsuite name="verify_restore" tests="8" failures="2"' in junit.stdout
+    assert "<system-out>verify: 6 passed, 2 failed</system-out>" in junit.stdout
 
 
 @pytest.mark.parametrize("content,expected", [
@@ -183,3 +194,31 @@ def test_verify_restore_without_password_and_unavailable_bundle_fails_in_one_lin
     assert len(fail_lines) == 1 and fail_lines[0].startswith("FAIL restore.connect "), result.stdout
     assert "no database password and the secret bundle is unavailable" in fail_lines[0], result.stdout
     assert "verify: 0 passed, 1 failed" in result.stdout
+
+
+def verify_sessions(admin) -> list:
+    return sql_run(admin, "SELECT pid, wait_event_type FROM pg_stat_activity "
+                          "WHERE application_name = 'flashgreen-backup-verify'")
+
+
+@pytest.mark.parametrize("sig", SIGNALS)
+def test_verify_restore_blocked_on_a_lock_stops_and_leaves_no_session(sig, pg_cluster, restored, chinook_backup,
+                                                                      tmp_path):
+    """A verify whose read of a table waits on another session's ACCESS EXCLUSIVE lock (two
+    sessions, so the waiting one may be a worker thread): every session is cancelled."""
+    admin = admin_endpoint(pg_cluster, restored.dbname)
+    env_file = env_for(restored, tmp_path)
+    with admin.connect("lock-holder", autocommit=False) as holder:
+        holder.execute("LOCK TABLE track IN ACCESS EXCLUSIVE MODE")
+        proc = start_script("verify_restore.py", "--env-file", env_file, "--manifest",
+                            chinook_backup.manifest_path, "--jobs", "2")
+        wait_for(lambda: any(w == "Lock" for _, w in verify_sessions(admin)), 30, "the verify to wait on the lock")
+        stdout, stderr, took = stopped(proc, sig)
+        # Still under the lock: a session left waiting on it would wait for as long as it is held.
+        wait_for(lambda: not verify_sessions(admin), 10, "the verify's sessions to end")
+        holder.rollback()
+    assert_no_secrets([restored.password], stdout, stderr)
+    assert proc.returncode == 128 + sig, stdout + stderr
+    assert stderr == f"verify_restore.py: interrupted by {sig.name}: stopped, its child processes, sessions " \
+                     f"and partial files are gone\n", stderr
+    assert took < 10, f"took {took:.1f} s to stop"

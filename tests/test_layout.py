@@ -124,3 +124,14 @@ def test_console_scripts_and_the_runbooks_scripts_are_one_command(command, scrip
     assert by_name.returncode == by_script.returncode == 0, by_name.stderr + by_script.stderr
     # The same parser: only the program name (and the usage line's wrapping) differs.
     assert by_name.stdout.replace(command, "PROG").split() == by_script.stdout.replace(script, "PROG").split()
+
+
+@pytest.mark.parametrize("path, ignored", [
+    (".env", True), (".env.production", True), (".env.staging", True), (".env.production.example", False),
+    ("env.production.example", False), ("flash-green-backup.sql", True), ("flash-green-backup.sql.manifest.json", True),
+    (".flash-green-backup.sql.partial-123-abcd", True), ("nightly-staging.xml", True), ("flash_green_ops/cli.py", False),
+])
+def test_gitignore_keeps_secrets_and_backups_out_of_the_repository(path, ignored):
+    result = subprocess.run(["git", "check-ignore", "--no-index", "-q", path], cwd=REPO, capture_output=True,
+                            timeout=30)
+    assert result.returncode == (0 if ignored else 1), (path, result.stderr)

@@ -163,8 +163,8 @@ def test_lint_problems_warn_by_default_and_fail_when_strict(server):
     lenient = metrics.MetricsProbe(context(service_env(server))).lint()
     assert lenient.status is Status.WARN
     assert "2 problems in 1 metric families" in lenient.message
-    assert 'flash_green_queue_latency_milliseconds no help text (line 14)' in lenient.message
-    assert 'use base unit "seconds" instead of "milliseconds"' in lenient.message
+    assert 'flash_green_queue_latency_milliseconds no help text (line 14)' in lenient.items
+    assert any('use base unit "seconds" instead of "milliseconds"' in item for item in lenient.items)
     strict = metrics.MetricsProbe(context(service_env(server), metrics_strict=True)).lint()
     assert strict.status is Status.FAIL and strict.message == lenient.message
 
@@ -366,3 +366,30 @@ def test_after_the_stability_check_every_check_still_answers(server):
     assert [c().status for c in (probe.scrape, probe.parse, probe.lint, probe.required, probe.stable)] == [
         Status.PASS] * 5
     assert "5 counter series, none went backwards" in probe.stable().message  # 2 counters, 2 buckets, 1 count
+
+
+def test_quiet_text_shows_failures_warnings_and_five_items_while_json_has_them_all(server, tmp_path):
+    """77 lint problems were one 2,245-character line: text shows the count and the first five,
+    --quiet only what is not a pass, JSON every problem and each check's own duration."""
+    families = "".join(f"# TYPE flash_green_thing{i}_milliseconds gauge\nflash_green_thing{i}_milliseconds 3\n"
+                       for i in range(20))
+    server.serve_metrics(exposition(extra=families))
+    healthy(server)
+    env_file, api_key = _env_file(tmp_path, server)
+    args = ("--stage", "metrics", "--env-file", env_file, "--http-timeout", "2", "--metrics-interval", "0.1")
+    text = run_script("preflight_check.py", *args)
+    quiet = run_script("preflight_check.py", *args, "--quiet")
+    as_json = run_script("preflight_check.py", *args, "--format", "json")
+    assert_no_secrets([api_key], text.stdout, quiet.stdout, as_json.stdout, text.stderr)
+    assert text.returncode == quiet.returncode == as_json.returncode == 0, text.stdout + text.stderr
+    lint = next(line for line in text.stdout.splitlines() if line.startswith("WARN metrics.lint"))
+    assert lint.startswith("WARN metrics.lint 40 problems in 20 metric families"), lint
+    assert lint.endswith("; and 35 more (--format json lists all 40)") and lint.count(" (line ") == 5, lint
+    assert len(lint) < 800, len(lint)
+    assert quiet.stdout.splitlines() == [lint, "preflight: 6 passed, 0 failed, 0 skipped"], quiet.stdout
+    checks = {c["id"]: c for c in json.loads(as_json.stdout)["checks"]}
+    assert len(checks["metrics.lint"]["items"]) == 40
+    assert "flash_green_thing19_milliseconds no help text" in " ".join(checks["metrics.lint"]["items"])
+    # Each check's own time: the two scrapes 0.1 s apart are the stable check's, not everyone's.
+    durations = {k: c["duration"] for k, c in checks.items()}
+    assert durations["metrics.stable"] >= 0.1 and durations["metrics.lint"] < 0.1, durations

@@ -54,6 +54,8 @@ BAD_PRODUCTION = PRODUCTION.replace("https://vault", "http://vault") + "USE_ICE_
 BAD_PRODUCTION_MESSAGES = {
     "production-schemes": "VAULT_ADDR uses http:// ({env} line 6): production requires https://",
     "adapter-flags": "USE_ICE_LIVE is 'maybe' ({env} line 9)",
+    "file-permissions": "{env} is mode 0644: readable by its group and others while it holds secrets "
+                        "(API_KEY, DATABASE_URL and VAULT_TOKEN): run chmod 600 {env}",
 }
 
 
@@ -69,6 +71,7 @@ def outcome_of(result, rule):
 def test_every_rule_fails_on_a_bad_env_with_its_message(pytester, tmp_path):
     env = tmp_path / "bad.env"
     env.write_text(BAD_STAGING)
+    env.chmod(0o600)
     result = run_ops_tests(pytester, "--env-file", str(env), "-m", "env", "-v")
     output = result.stdout.str()
     for rule, message in BAD_STAGING_MESSAGES.items():
@@ -84,16 +87,18 @@ def test_every_rule_fails_on_a_bad_env_with_its_message(pytester, tmp_path):
 def test_production_rules_fail_on_a_bad_production_env(pytester, tmp_path):
     env = tmp_path / ".env.production"
     env.write_text(BAD_PRODUCTION)
+    env.chmod(0o644)  # as an editor or `cp` leaves it under the usual umask
     result = run_ops_tests(pytester, "--env-file", str(env), "-m", "env", "-v")
     for rule, message in BAD_PRODUCTION_MESSAGES.items():
         assert outcome_of(result, rule) == "FAILED", rule
         result.stdout.fnmatch_lines([f"*{message.format(env=env)}*"])
-    result.assert_outcomes(failed=2, passed=len(RULES) - 2)
+    result.assert_outcomes(failed=3, passed=len(RULES) - 3)
 
 
 def test_a_sound_live_env_passes_every_rule_and_items_carry_target_and_step_markers(pytester, tmp_path):
     env = tmp_path / "staging.env"
     env.write_text(STAGING)
+    env.chmod(0o600)
     result = run_ops_tests(pytester, "--env-file", str(env), "-m", "live and env and preflight")
     result.assert_outcomes(passed=len(RULES) - 2, skipped=2)
     result.stdout.fnmatch_lines(["*applies to production only; this is staging*"])
@@ -106,10 +111,27 @@ def test_local_target_is_the_default_and_its_env_passes(pytester):
     result.assert_outcomes(passed=len(RULES) - 2, skipped=2)
 
 
-def test_live_target_without_env_file_is_a_usage_error(pytester):
-    result = run_ops_tests(pytester, "--target", "live")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--target live needs --env-file PATH*"])
+def test_live_target_without_env_file_reads_the_process_environment(pytester, monkeypatch):
+    """The container case, as the preflight does: the settings are the process environment."""
+    for key, value in (line.split("=", 1) for line in STAGING.splitlines()):
+        monkeypatch.setenv(key, value)
+    result = run_ops_tests(pytester, "--target", "live", "-m", "env", "-rs")
+    assert_no_secrets(["k-3f9a7c1e5b", "pw-8d7e6f", "hvs.tok-1a2b3c4d"], result.stdout.str(), result.stderr.str())
+    result.assert_outcomes(passed=len(RULES) - 2, skipped=2)
+    monkeypatch.delenv("API_KEY")
+    result = run_ops_tests(pytester, "--target", "live", "-m", "env and live")
+    result.assert_outcomes(failed=1, passed=len(RULES) - 3, skipped=2)
+    result.stdout.fnmatch_lines(["*env.api-key: API_KEY is missing (process environment): set it*"])
+
+
+def test_a_live_selection_without_a_live_target_says_why_nothing_ran(pytester):
+    result = run_ops_tests(pytester, "-m", "live and preflight")
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    result.stdout.fnmatch_lines(["no test selected: -m 'live and preflight' asks for the live target, and this "
+                                 "run's target is local: pass --env-file PATH, or --target live to read the "
+                                 "process environment"])
+    result = run_ops_tests(pytester, "-m", "not live and metrics and db")  # excludes it: nothing to explain
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED and "no test selected" not in result.stdout.str()
 
 
 def test_bad_env_file_is_a_one_line_usage_error(pytester, tmp_path):

@@ -30,6 +30,23 @@ def test_destructive_tests_never_run_against_production_even_when_allowed(pytest
     result.stdout.fnmatch_lines(["*destructive test on a production env: never run against the production server*"])
 
 
+def test_in_ci_a_backup_item_that_skips_fails(pytester, tmp_path):
+    """CI set: a backup item's skip (here: live staging without --allow-destructive) is a
+    failure naming the reason, as a round trip that never ran proves nothing; other steps'
+    skips (the production-only env rules) stay skips."""
+    env = tmp_path / ".env.staging"
+    env.write_text(PRODUCTION.replace("APP_ENV=production", "APP_ENV=staging").replace("db.internal:5432", "127.0.0.1:1"))
+    env.chmod(0o600)
+    result = run_ops_tests(pytester, "--env-file", str(env), "-m", "backup or env", ci=True)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("errors") == 9 and outcomes.get("skipped") == 2, outcomes  # backup.CHECKS; env's two
+    result.stdout.fnmatch_lines(["*CI is set, so this backup item must run, but it skipped: destructive test on a "
+                                 "live target: pass --allow-destructive to run it against staging*"])
+    without = run_ops_tests(pytester, "--env-file", str(env), "-m", "backup")
+    assert _outcome_kinds(without) == {"skipped"}, without.parseoutcomes()
+
+
 def test_destructive_tests_on_live_staging_need_the_flag(pytester, tmp_path):
     env = tmp_path / ".env.staging"
     env.write_text(PRODUCTION.replace("APP_ENV=production", "APP_ENV=staging"))

@@ -88,5 +88,5 @@ def test_a_killed_runs_workdir_is_removed_by_the_next_run(pytester, tmp_path, mo
     assert len(left) == 1, "the killed run should have left its work directory"
 
     result = run_ops_tests(pytester, "-m", "env")
-    result.assert_outcomes(passed=17, skipped=2)
+    result.assert_outcomes(passed=18, skipped=2)  # the env rules: all but the two production-only ones
     assert not list(tmp_path.glob("flashgreen-local-*")), "the next run removes it, and its own"

@@ -2,7 +2,9 @@
 programs (pg_dump, psql, pg_restore) with the password in their environment, never their command line."""
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -14,6 +16,7 @@ from flash_green_ops.pg import PgEndpoint
 FORMATS = ("plain", "custom", "directory")
 APP_NAME = "flashgreen-backup"
 DEFAULT_LOCK_WAIT_TIMEOUT = 60.0  # seconds; scripts/backup.py --lock-wait-timeout
+STOP_GRACE = 5.0  # seconds a stopped client gets to cancel its queries before SIGKILL
 
 
 class BackupError(OpsError):
@@ -32,20 +35,43 @@ def program(name: str, bin_dir: str | os.PathLike | None = None) -> str:
                       f"package (postgresql-client) of the server's major version or newer")
 
 
+def start_client(args: list[str], **popen) -> subprocess.Popen:
+    """Start pg_dump/psql/pg_restore in a process group of its own, so stop() reaches its
+    parallel workers too and only this process decides when it stops (a SIGTERM sent to us
+    alone, as Kubernetes and timeout(1) send it, still stops it)."""
+    return subprocess.Popen(args, process_group=0, **popen)
+
+
+def stop(proc: subprocess.Popen, grace: float = STOP_GRACE) -> None:
+    """Stop a client started by start_client and reap it. SIGINT first: pg_dump, pg_restore and
+    psql then send the server a cancel request, so no backend is left waiting on a lock for a
+    client that is gone (a backend notices a dead client only when it next reads from it);
+    SIGKILL after ``grace`` seconds."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGINT)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 def run_client(args: list[str], endpoint: PgEndpoint, what: str) -> None:
     """Run a client program to its end (no time limit: a restore may take hours); its stderr
     goes to a temp file (bounded memory), tail on failure."""
     with tempfile.TemporaryFile() as err:
         try:
-            proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
-                                    env=endpoint.child_env())
+            proc = start_client(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                                env=endpoint.child_env())
         except OSError as exc:
             raise BackupError(f"{what} could not run: {exc}") from None
         try:
             rc = proc.wait()
-        except BaseException:  # Ctrl-C, SIGTERM (as KeyboardInterrupt): the child goes too
-            proc.kill()
-            proc.wait()
+        except BaseException:  # Ctrl-C, SIGTERM (cli.Interrupted): the child goes too
+            stop(proc)
             raise
         if rc != 0:
             raise BackupError(redact.mask(f"{what} failed (exit {rc}) on {endpoint.label}: {tail(err)}"))

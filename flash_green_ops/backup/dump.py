@@ -16,7 +16,7 @@ from pathlib import Path
 
 from flash_green_ops import redact
 from flash_green_ops.backup.clients import (APP_NAME, DEFAULT_LOCK_WAIT_TIMEOUT, FORMATS, BackupError, program,
-                                            restore_args, tail)
+                                            restore_args, start_client, stop, tail)
 from flash_green_ops.backup.manifest import Manifest, begin_snapshot, configure_session, describe
 from flash_green_ops.backup.restore import check_restore_target, server_identity
 from flash_green_ops.errors import UsageError
@@ -168,11 +168,11 @@ def backup(source: PgEndpoint, output: str | os.PathLike, *, fmt: str = "plain",
         with tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as loader_err:
             # umask 077: a dump holds the whole database; only its owner may read it.
             try:
-                proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stderr=err, env=source.child_env(),
-                                        stdout=subprocess.PIPE if stream else subprocess.DEVNULL, umask=0o077)
+                proc = start_client(args, stdin=subprocess.DEVNULL, stderr=err, env=source.child_env(),
+                                    stdout=subprocess.PIPE if stream else subprocess.DEVNULL, umask=0o077)
                 if loader_args:
-                    loader = subprocess.Popen(loader_args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                              stderr=loader_err, env=restore_into.child_env())
+                    loader = start_client(loader_args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                          stderr=loader_err, env=restore_into.child_env())
             except OSError as exc:
                 raise BackupError(f"{Path(exc.filename or pg_dump).name} could not run: {exc}") from None
             # The manifest is computed while pg_dump runs; the transaction (hence the exported
@@ -212,12 +212,11 @@ def backup(source: PgEndpoint, output: str | os.PathLike, *, fmt: str = "plain",
         manifest.save(manifest_path)  # last: a manifest at PATH means the backup is complete
         return BackupResult(output, manifest_path, manifest, time.monotonic() - started)
     except BaseException as exc:
-        # Every exit path (a failure, Ctrl-C, SIGTERM as KeyboardInterrupt): children killed
+        # Every exit path (a failure, Ctrl-C, SIGTERM as cli.Interrupted): children stopped
         # and reaped, manifest queries cancelled, nothing left at PATH.
         for child in (proc, loader):
-            if child is not None and child.poll() is None:
-                child.kill()
-                child.wait()
+            if child is not None:
+                stop(child)
         if runner is not None:
             runner.cancel()
         _remove(tmp)

@@ -42,6 +42,7 @@ Tables that belong to an extension are left out, as pg_dump leaves them out.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -387,8 +388,11 @@ def _run_jobs(conn, jobs: list[HashJob], workers: int, connect_worker, snapshot)
                 return done
             done.append(run_hash_job(c, job))
 
+    opened = []  # the workers' connections, so an interruption can cancel their queries
+
     def extra_worker() -> list:
         with connect_worker() as c:
+            opened.append(c)
             configure_session(c)
             begin_snapshot(c, snapshot)
             try:
@@ -399,9 +403,19 @@ def _run_jobs(conn, jobs: list[HashJob], workers: int, connect_worker, snapshot)
     count = min(workers, len(jobs))
     with ThreadPoolExecutor(max_workers=count - 1, thread_name_prefix="manifest-hash") as pool:
         futures = [pool.submit(extra_worker) for _ in range(count - 1)]
-        results = work(conn)
-        for future in futures:
-            results.extend(future.result())
+        try:
+            results = work(conn)
+            for future in futures:
+                results.extend(future.result())
+        except BaseException:
+            # Ctrl-C or SIGTERM lands in this thread only: empty the queue and cancel the
+            # workers' queries, or leaving the pool would wait for them (a lock wait included).
+            while not pending.empty():
+                pending.get_nowait()
+            for c in list(opened):
+                with contextlib.suppress(Exception):
+                    c.cancel_safe(timeout=5)
+            raise
     return results
 
 

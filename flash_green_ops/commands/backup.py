@@ -9,7 +9,8 @@ Waiting for a table lock is bounded by --lock-wait-timeout (default 60 s): a ses
 exclusive lock fails the backup instead of blocking it.
 
 Exit codes: 0 backup written, 1 the backup failed (nothing left at PATH), 2 bad invocation
-(including an --output directory this user cannot write to).
+(including an --output directory this user cannot write to), 130/143 interrupted by SIGINT/SIGTERM
+(pg_dump stopped, nothing left at PATH).
 """
 from __future__ import annotations
 

@@ -1,12 +1,13 @@
 """Preflight: check the env, the secret backend and the database before a deploy.
 
-Exit codes: 0 every check passed (warnings allowed), 1 a check failed, 2 bad invocation or input.
+Exit codes: 0 every check passed (warnings allowed), 1 a check failed, 2 bad invocation or input,
+130/143 interrupted by SIGINT/SIGTERM.
 """
 from __future__ import annotations
 
 import sys
 
-from flash_green_ops import cli, preflight, report, settings
+from flash_green_ops import cli, preflight, settings
 
 
 def main(argv=None) -> int:
@@ -15,16 +16,25 @@ def main(argv=None) -> int:
     parser.add_argument("--stage", action="append", choices=list(preflight.STAGES), metavar="STAGE",
                         help=f"stage to run, repeatable: {', '.join(preflight.STAGES)} "
                              f"(default: {' '.join(preflight.DEFAULT_STAGES)})")
-    parser.add_argument("--format", choices=["text", "json"], default="text")
+    cli.add_output_options(parser)
+    parser.add_argument("--skip", action="append", default=[], metavar="CHECK_ID[=REASON]",
+                        help="report this check as skipped, with the reason (repeatable)")
+    parser.add_argument("--only", action="append", default=[], metavar="CHECK_ID",
+                        help="run only this check (repeatable)")
+    cli.add_retry_options(parser)
     args = parser.parse_args(argv)
 
     ctx = cli.load_context(args)
-    findings = preflight.run_stages(ctx, args.stage or preflight.DEFAULT_STAGES)
-    if args.format == "json":
-        sys.stdout.write(report.render_json(findings, environment=ctx.environment, source=ctx.source.name))
-    else:
-        sys.stdout.write(report.render_text(findings))
-    return report.exit_code(findings)
+    selection = preflight.select_checks(ctx.contract, args.skip, args.only)
+
+    def attempt(time_left: float | None) -> list:
+        nonlocal ctx
+        if time_left is not None:  # a fresh context: the env file as it is now, nothing cached
+            ctx = cli.load_context(args, time_left)
+        return preflight.run_stages(ctx, args.stage or preflight.DEFAULT_STAGES, selection)
+
+    findings = cli.with_retries(attempt, args)
+    return cli.write_report(findings, args, ctx, "preflight")
 
 
 def console() -> None:

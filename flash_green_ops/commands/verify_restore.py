@@ -6,13 +6,13 @@ content hash, sequence behind the manifest, schema fingerprint, Alembic revision
 restore, whatever made it (psql, pg_restore, a managed snapshot).
 
 Exit codes: 0 the database holds what the manifest describes, 1 it differs (or is unreachable),
-2 bad invocation or an unreadable manifest.
+2 bad invocation or an unreadable manifest, 130/143 interrupted by SIGINT/SIGTERM.
 """
 from __future__ import annotations
 
 import sys
 
-from flash_green_ops import cli, report, settings
+from flash_green_ops import cli, settings
 from flash_green_ops.findings import Status, failed
 from flash_green_ops.settings import positive_int
 
@@ -23,6 +23,7 @@ def main(argv=None) -> int:
     parser.add_argument("--manifest", required=True, metavar="PATH", help="PATH.manifest.json written by backup.py")
     parser.add_argument("--jobs", type=positive_int, default=2, metavar="N",
                         help="parallel read-only sessions (default 2)")
+    cli.add_output_options(parser)
     args = parser.parse_args(argv)
 
     from flash_green_ops import backup  # lazy: psycopg costs import time
@@ -39,8 +40,8 @@ def main(argv=None) -> int:
         findings = backup.verify(target, expected, workers=args.jobs)
     failures = sum(f.status is Status.FAIL for f in findings)
     # preflight's line format and exit rule; verify's own summary (warnings and skips count as passed).
-    sys.stdout.write(report.render_text(findings, f"verify: {len(findings) - failures} passed, {failures} failed"))
-    return report.exit_code(findings)
+    return cli.write_report(findings, args, ctx, "verify_restore",
+                            f"verify: {len(findings) - failures} passed, {failures} failed")
 
 
 def console() -> None:

@@ -41,7 +41,6 @@ MAX_REDIRECTS = 5  # Prometheus follows redirects too
 MAX_BODY_BYTES = 64 * 1024 * 1024  # a scrape this large is a bug in the exporter anyway
 HEALTHY_STATUSES = ("ok", "pass", "healthy")
 START_TIME = "process_start_time_seconds"
-LINT_SHOWN = 20  # problems quoted in one finding; the rest are counted
 
 
 class HttpFailure(Exception):
@@ -303,15 +302,13 @@ class MetricsProbe:
         if not problems:
             return passed(check, f"no problems by the rules of promtool check metrics in {self.shown_url}",
                           self.shown_url)
-        shown = "; ".join(f"{p.metric} {p.text} (line {p.line}{': ' + p.detail if p.detail else ''})"
-                          for p in problems[:LINT_SHOWN])
-        more = f"; and {len(problems) - LINT_SHOWN} more" if len(problems) > LINT_SHOWN else ""
         names = len({p.metric for p in problems})
         message = (f"{len(problems)} problems in {names} metric families by the rules of promtool check "
-                   f"metrics ({self.shown_url}): {shown}{more}; rename per "
-                   f"https://prometheus.io/docs/practices/naming/")
+                   f"metrics ({self.shown_url}), rename per https://prometheus.io/docs/practices/naming/")
         report = failed if self.settings.metrics_strict else warned
-        return report(check, message, self.shown_url)
+        return replace(report(check, message, self.shown_url),
+                       items=tuple(f"{p.metric} {p.text} (line {p.line}{': ' + p.detail if p.detail else ''})"
+                                    for p in problems))
 
     def required(self) -> Finding:
         check = f"{STAGE}.required"

@@ -97,8 +97,11 @@ def _aws_failure(check: str, exc: Exception, secret_id: str, operation: str, ctx
     endpoint_line = ctx.source.where("AWS_ENDPOINT_URL") if ctx.source.is_set("AWS_ENDPOINT_URL") else None
     fix = (f"check AWS_ENDPOINT_URL ({endpoint_line})" if endpoint_line
            else "check AWS_SECRETS_REGION and the network path")
+    # Only a timeout can be helped by a longer one; a refused connection is answered at once.
+    if isinstance(exc, (bx.ConnectTimeoutError, bx.ReadTimeoutError)):
+        fix += ", or raise --secrets-timeout"
     return failed(check, f"AWS Secrets Manager at {endpoint} is unreachable ({found}): expected an answer to "
-                         f"{operation}; {fix}, or raise --secrets-timeout", endpoint)
+                         f"{operation}; {fix}", endpoint)
 
 
 def check_aws_secret(client, secret_id: str, ctx: RunContext) -> tuple[Finding, bool]:

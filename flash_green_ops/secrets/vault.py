@@ -71,15 +71,17 @@ def _vault_unreachable(check: str, target: VaultTarget, exc: Exception, api_path
                                          f"holds the CA that signs Vault's certificate")
         return failed(check, f"{target.label()}: TLS verification failed ({connection_reason(exc)}): "
                              f"expected a certificate this machine trusts; {fix}", where)
+    # Only a timeout can be helped by a longer one; a refused connection is answered at once.
+    fix = f"check VAULT_ADDR ({line}), the network path, or raise --secrets-timeout"
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         found = f"no connection within {seconds(timeout)}"
     elif isinstance(exc, requests.exceptions.ReadTimeout):
         found = f"connected, but no answer within {seconds(timeout)}"
     else:
         found = connection_reason(exc)
+        fix = f"check VAULT_ADDR ({line}) and that Vault is running and listening there"
     return failed(check, f"{target.label()} is unreachable ({found}): expected Vault to answer "
-                         f"{api_path}; check VAULT_ADDR ({line}), the network path, or raise "
-                         f"--secrets-timeout", where)
+                         f"{api_path}; {fix}", where)
 
 
 def _errors_of(response) -> str:
