@@ -427,7 +427,7 @@ def _file_permissions(ctx: RunContext, rule: Rule, check: str) -> list[Finding]:
 
 def _url_password(value: str) -> bool:
     try:
-        return bool(urlsplit(value.strip()).password)
+        return bool(urls.split(value).password)
     except ValueError:
         return False
 
