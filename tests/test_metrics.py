@@ -173,8 +173,8 @@ def test_a_duplicate_series_is_promlints_text_with_its_lines_beside(server):
     server.serve_metrics(exposition(extra='flash_green_orders_total{venue="ice"} 11\n'))
     finding = metrics.MetricsProbe(context(service_env(server))).lint()
     assert finding.status is Status.WARN
-    assert ('flash_green_orders_total metric not unique (line 14: flash_green_orders_total{venue="ice"} '
-            'on lines 6 and 14)') in finding.message
+    assert finding.items == ('flash_green_orders_total metric not unique (line 14: flash_green_orders_total'
+                             '{venue="ice"} on lines 6 and 14)',)
 
 
 def test_the_rule_set_is_an_option(server, tmp_path):
