@@ -22,6 +22,8 @@ class Settings:
     http_timeout: float = 5.0
     metrics_interval: float = 1.0
     metrics_strict: bool = False
+    invariants: Path | None = None  # None: the packaged invariants.toml
+    invariant_timeout: float = 30.0
 
     @classmethod
     def from_mapping(cls, options: dict) -> Settings:
@@ -115,7 +117,12 @@ METRICS_OPTIONS = (
     Option("--metrics-interval", "time between the two scrapes (default 1)", positive_float, "SECONDS"),
     Option("--metrics-strict", "lint problems fail instead of warn", action="store_true"),
 )
-ALL_OPTIONS = ENV_OPTIONS + DB_OPTIONS + SECRETS_OPTIONS + METRICS_OPTIONS
+RECONCILE_OPTIONS = (
+    Option("--invariants", "reconciliation invariants file (default: the packaged invariants.toml)", metavar="PATH"),
+    Option("--invariant-timeout", "statement timeout of each invariant's query (default 30)", positive_float,
+           "SECONDS"),
+)
+ALL_OPTIONS = ENV_OPTIONS + DB_OPTIONS + SECRETS_OPTIONS + METRICS_OPTIONS + RECONCILE_OPTIONS
 
 
 def add_options(add: Callable, options=ALL_OPTIONS) -> None:
