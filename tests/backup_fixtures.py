@@ -17,7 +17,7 @@ import pytest
 from psycopg import sql
 
 from fixtures.backup_plugin import CHINOOK_DB, load_chinook
-from fixtures.scratchdb import ScratchDatabase
+from flash_green_ops.scratchdb import ScratchDatabase
 from fixtures.services import random_secret
 from flash_green_ops import redact
 from flash_green_ops.pg import PgEndpoint

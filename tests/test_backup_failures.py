@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.pgcluster import reap_stale_clusters
-from fixtures.scratchdb import PREFIX, ScratchDatabase, drop_stale, list_scratch, owner_alive, scratch_name
+from flash_green_ops.scratchdb import PREFIX, ScratchDatabase, drop_stale, list_scratch, owner_alive, scratch_name
 from flash_green_ops import backup
 from tests.backup_fixtures import admin_endpoint, dir_entries, failures, restore_url_and_env, sql_run
 from tests.conftest import REPO, assert_no_secrets, closed_port, run_script, wait_for

@@ -22,7 +22,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from fixtures.owners import Owner, process_start_time
+from flash_green_ops.owners import Owner, process_start_time
 from fixtures.pgcluster import (DIR_PREFIX, OWNER_FILE, BinariesNotFound, ClusterError, LocalCluster,
                                 find_bin_dir, reap_stale_clusters)
 from fixtures.services import ServiceUnavailable, postgres, random_secret

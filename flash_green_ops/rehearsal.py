@@ -1,0 +1,138 @@
+"""The rollback rehearsal, end to end, on a scratch copy: backup (backup step), downgrade and
+upgrade (rollback step), invariants on the downgraded copy (reconcile step), and the upgraded
+copy compared with the backup's manifest. Shared by scripts/rehearse_rollback.py and the
+runbook's ``rollback`` marker; not a step itself, so it may use several.
+
+The scratch database is dropped on every exit path (a failure, Ctrl-C, SIGTERM mapped to
+KeyboardInterrupt by the caller); a SIGKILLed run's is recognisable by its name and dropped by
+the next run (scratchdb.drop_stale).
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from flash_green_ops import backup, reconcile, redact, rollback
+from flash_green_ops.backup.manifest import Manifest, compare_content, compare_schema, qualified
+from flash_green_ops.errors import UsageError
+from flash_green_ops.findings import Finding, Status, failed, passed
+from flash_green_ops.pg import PgEndpoint
+from flash_green_ops.scratchdb import ScratchDatabase, drop_stale
+
+
+def scratch_server(source: PgEndpoint, restore_url: str | None, is_production: bool) -> PgEndpoint:
+    """Where the scratch copy goes: --restore-url, else the source's own server. Never the
+    production server: production needs --restore-url, and one on another server (UsageError)."""
+    if restore_url:
+        try:
+            redact.register(redact.url_password(restore_url))
+        except Exception:
+            redact.register(restore_url)
+            raise UsageError("--restore-url is not a PostgreSQL URL libpq accepts") from None
+        server = PgEndpoint.from_conninfo(restore_url, connect_timeout=source.connect_timeout,
+                                          source_key="--restore-url")
+        if is_production and backup.same_server(source, server):
+            raise UsageError(f"--restore-url {server.label} is the production server itself: nothing may be "
+                             f"created there; point --restore-url at another server")
+        return server
+    if is_production:
+        raise UsageError("production: the rehearsal never creates a database on the production server; "
+                         "pass --restore-url postgresql://user@other-server/postgres (password in PGPASSWORD)")
+    return source.with_params(dbname="postgres")
+
+
+def rehearse(source: PgEndpoint, server: PgEndpoint, config_path: str | Path, invariants, *,
+             invariant_timeout: float = reconcile.DEFAULT_TIMEOUT,
+             downgrade_timeout: float = rollback.DEFAULT_TIMEOUT) -> list[Finding]:
+    """The rehearsal's findings (rollback.*), stopping after a failure the later checks need."""
+    drop_stale(server)
+    same = backup.same_server(source, server)
+    scratch = ScratchDatabase(server, like=source)
+    try:
+        scratch.create()
+        # On the source's server the copy keeps its owner: migrate as the application would.
+        copy = source.with_params(dbname=scratch.name) if same else scratch.endpoint
+        return _rehearse(source, scratch, copy, same, Path(config_path), invariants, invariant_timeout,
+                         downgrade_timeout)
+    finally:
+        scratch.drop()
+
+
+def _rehearse(source, scratch, copy, same, config_path, invariants, invariant_timeout, downgrade_timeout):
+    with tempfile.TemporaryDirectory(prefix="flashgreen-rollback-") as directory:
+        try:
+            result = backup.backup(source, Path(directory) / "rehearsal.dump", fmt="plain" if same else "custom",
+                                   restore_into=scratch.endpoint, no_owner=not same)
+        except backup.BackupError as exc:
+            return [failed("rollback.backup", f"cannot copy {source.label} into a scratch database: {exc}")]
+    manifest = result.manifest
+    rows = sum(t["rows"] for t in manifest.tables.values())
+    findings = [passed("rollback.backup", f"{source.label} backed up ({len(manifest.tables)} tables, {rows} rows) "
+                                          f"and restored into scratch database {copy.label}")]
+    static, plan = rollback.static_checks(config_path, manifest.data.get("alembic_revision"))
+    findings += static
+    if plan is None:
+        return findings
+    before = rollback.snapshot(copy)
+    findings.append(rollback.downgrade(copy, config_path, plan, downgrade_timeout))
+    if findings[-1].status is Status.FAIL:
+        return findings
+    findings.append(rollback.check_version(copy, plan))
+    after = rollback.snapshot(copy)
+    findings.append(rollback.losses(before, after))
+    findings.append(invariants_finding(reconcile.run(copy, invariants, invariant_timeout), plan))
+    dropped = rollback.dropped_columns(before, after)
+    kept = {key: after.columns[key] for key in dropped}
+    downgraded = rollback.kept_hashes(copy, kept)
+    findings.append(rollback.upgrade(copy, config_path, plan, downgrade_timeout))
+    if findings[-1].status is Status.FAIL:
+        return findings
+    actual = backup.measure(copy, method=manifest.data["hash"]["method"])
+    findings.append(schema_finding(manifest, actual, copy.label))
+    findings.append(data_finding(manifest, actual, dropped, downgraded, rollback.kept_hashes(copy, kept), copy.label))
+    return findings
+
+
+def invariants_finding(results: list[Finding], plan) -> Finding:
+    """rollback.invariants: one finding for the invariants run on the downgraded copy."""
+    broken = [f for f in results if f.status is Status.FAIL]
+    warnings = [f for f in results if f.status is Status.WARN]
+    at = f"on the copy downgraded to {plan.previous or 'base'}"
+    if broken:
+        return failed("rollback.invariants", f"{len(broken)} of {len(results)} invariants fail {at}: " +
+                      "; ".join(f"{f.check}: {f.message}" for f in broken))
+    note = ("; warnings: " + "; ".join(f"{f.check}: {f.message}" for f in warnings)) if warnings else ""
+    return passed("rollback.invariants", f"all {len(results)} invariants hold {at}{note}")
+
+
+def schema_finding(manifest: Manifest, actual: Manifest, where: str) -> Finding:
+    problems = [f.message for f in compare_schema(manifest, actual, where) if f.status is Status.FAIL]
+    if problems:
+        return failed("rollback.schema", "after downgrade and upgrade the schema differs from the original: " +
+                      "; ".join(problems))
+    return passed("rollback.schema", f"after downgrade and upgrade the schema fingerprint equals the original "
+                                     f"(sha256 {manifest.data['schema'].get('fingerprint', '?')[:12]})")
+
+
+def data_finding(manifest: Manifest, actual: Manifest, dropped: dict, downgraded: dict, upgraded: dict,
+                 where: str) -> Finding:
+    """rollback.data: the manifest's row counts and content hashes, except in the tables whose
+    columns the downgrade dropped: there the row count and the kept columns (downgraded copy vs
+    upgraded again) are compared, and the dropped columns are named."""
+    names = {key: qualified(*key) for key in dropped}
+    skip = set(names.values())
+    expected = Manifest({**manifest.data, "tables": {k: v for k, v in manifest.tables.items() if k not in skip}})
+    measured = Manifest({**actual.data, "tables": {k: v for k, v in actual.tables.items() if k not in skip}})
+    problems = [f.message for f in compare_content(expected, measured, where) if f.status is Status.FAIL]
+    for key, name in names.items():
+        e_rows, a_rows = manifest.tables.get(name, {}).get("rows"), actual.tables.get(name, {}).get("rows")
+        if e_rows != a_rows:
+            problems.append(f"{name}: {e_rows} rows in the manifest, {a_rows} after the upgrade")
+        elif downgraded[key] != upgraded[key]:
+            problems.append(f"{name}: the columns the downgrade kept changed during the upgrade")
+    except_ = "; ".join(f"{names[k]}: {', '.join(cols)}" for k, cols in sorted(dropped.items()))
+    exception = f", except the columns the downgrade dropped ({except_}: their values are gone)" if dropped else ""
+    if problems:
+        return failed("rollback.data", "after downgrade and upgrade the data differs from the backup's manifest"
+                                       f"{exception}: " + "; ".join(problems))
+    return passed("rollback.data", f"after downgrade and upgrade the data equals the backup's manifest{exception}")
