@@ -161,3 +161,14 @@ def _server_message(exc) -> str:
 
 def failures(findings) -> int:
     return sum(f.status is Status.FAIL for f in findings)
+
+
+def summary(check: str, results: list[Finding], on: str) -> Finding:
+    """The invariants' findings as one (post-restore's and the rollback rehearsal's check)."""
+    broken = [f for f in results if f.status is Status.FAIL]
+    warnings = [f for f in results if f.status is Status.WARN]
+    if broken:
+        return failed(check, f"{len(broken)} of {len(results)} invariants fail {on}: " +
+                      "; ".join(f"{f.check}: {f.message}" for f in broken))
+    note = ("; warnings: " + "; ".join(f"{f.check}: {f.message}" for f in warnings)) if warnings else ""
+    return passed(check, f"all {len(results)} invariants hold {on}{note}")

@@ -80,7 +80,8 @@ def _rehearse(source, scratch, copy, same, config_path, invariants, invariant_ti
     findings.append(rollback.check_version(copy, plan))
     after = rollback.snapshot(copy)
     findings.append(rollback.losses(before, after))
-    findings.append(invariants_finding(reconcile.run(copy, invariants, invariant_timeout), plan))
+    findings.append(reconcile.summary("rollback.invariants", reconcile.run(copy, invariants, invariant_timeout),
+                                      f"on the copy downgraded to {plan.previous or 'base'}"))
     dropped = rollback.dropped_columns(before, after)
     kept = {key: after.columns[key] for key in dropped}
     downgraded = rollback.kept_hashes(copy, kept)
@@ -91,18 +92,6 @@ def _rehearse(source, scratch, copy, same, config_path, invariants, invariant_ti
     findings.append(schema_finding(manifest, actual, copy.label))
     findings.append(data_finding(manifest, actual, dropped, downgraded, rollback.kept_hashes(copy, kept), copy.label))
     return findings
-
-
-def invariants_finding(results: list[Finding], plan) -> Finding:
-    """rollback.invariants: one finding for the invariants run on the downgraded copy."""
-    broken = [f for f in results if f.status is Status.FAIL]
-    warnings = [f for f in results if f.status is Status.WARN]
-    at = f"on the copy downgraded to {plan.previous or 'base'}"
-    if broken:
-        return failed("rollback.invariants", f"{len(broken)} of {len(results)} invariants fail {at}: " +
-                      "; ".join(f"{f.check}: {f.message}" for f in broken))
-    note = ("; warnings: " + "; ".join(f"{f.check}: {f.message}" for f in warnings)) if warnings else ""
-    return passed("rollback.invariants", f"all {len(results)} invariants hold {at}{note}")
 
 
 def schema_finding(manifest: Manifest, actual: Manifest, where: str) -> Finding:

@@ -14,7 +14,7 @@ from tests.conftest import REPO
 
 LIBRARY = REPO / "flash_green_ops"
 # The steps: none may import another (they share only the layer under them).
-STEPS = ("envspec", "secrets", "database", "metrics", "backup")
+STEPS = ("envspec", "secrets", "database", "metrics", "backup", "reconcile", "rollback")
 
 
 def module_name(path: Path) -> str:
