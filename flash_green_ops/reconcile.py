@@ -144,8 +144,8 @@ def _check(conn, invariant: Invariant, timeout: float, where: str) -> Finding:
         return failed(invariant.check, f"{invariant.id}: the query failed on {where}: {_server_message(exc)}", where)
     count = len(first) + max(rest, 0)
     if count == 0:
-        return passed(invariant.check, f"{invariant.id}: holds on {where} ({invariant.description})".replace(" ()", ""),
-                      where)
+        about = f" ({invariant.description})" if invariant.description else ""
+        return passed(invariant.check, f"{invariant.id}: holds on {where}{about}", where)
     shown = ", ".join("NULL" if v is None else str(v) for v in first)
     more = f" (first {SHOWN})" if count > SHOWN else ""
     message = (f"{invariant.id}: {count} row(s) break it on {where}: {invariant.description} "

@@ -122,7 +122,7 @@ RECONCILE_OPTIONS = (
     Option("--invariant-timeout", "statement timeout of each invariant's query (default 30)", positive_float,
            "SECONDS"),
 )
-ALL_OPTIONS = ENV_OPTIONS + DB_OPTIONS + SECRETS_OPTIONS + METRICS_OPTIONS + RECONCILE_OPTIONS
+ALL_OPTIONS = ENV_OPTIONS + DB_OPTIONS + SECRETS_OPTIONS + METRICS_OPTIONS  # the preflight's
 
 
 def add_options(add: Callable, options=ALL_OPTIONS) -> None:
