@@ -14,7 +14,7 @@ from pathlib import Path
 
 from flash_green_ops import backup, reconcile, redact, rollback
 from flash_green_ops.backup.manifest import Manifest, compare_content, compare_schema, qualified
-from flash_green_ops.errors import UsageError
+from flash_green_ops.errors import OpsError, UsageError
 from flash_green_ops.findings import Finding, Status, failed, passed
 from flash_green_ops.pg import PgEndpoint
 from flash_green_ops.scratchdb import ScratchDatabase, drop_stale
@@ -44,39 +44,49 @@ def scratch_server(source: PgEndpoint, restore_url: str | None, is_production: b
 def rehearse(source: PgEndpoint, server: PgEndpoint, config_path: str | Path, invariants, *,
              invariant_timeout: float = reconcile.DEFAULT_TIMEOUT,
              downgrade_timeout: float = rollback.DEFAULT_TIMEOUT) -> list[Finding]:
-    """The rehearsal's findings (rollback.*), stopping after a failure the later checks need."""
-    drop_stale(server)
-    same = backup.same_server(source, server)
-    scratch = ScratchDatabase(server, like=source)
+    """The rehearsal's findings (rollback.*), stopping after a failure the later checks need. A
+    database error on the way (the copy cannot be created, the server went away) is the failure
+    of the check it interrupted, not a traceback."""
+    import psycopg
+
+    findings: list[Finding] = []
+    scratch = None
     try:
+        drop_stale(server)
+        same = backup.same_server(source, server)
+        scratch = ScratchDatabase(server, like=source)
         scratch.create()
         # On the source's server the copy keeps its owner: migrate as the application would.
         copy = source.with_params(dbname=scratch.name) if same else scratch.endpoint
-        return _rehearse(source, scratch, copy, same, Path(config_path), invariants, invariant_timeout,
-                         downgrade_timeout)
+        _rehearse(findings, source, scratch, copy, same, Path(config_path), invariants, invariant_timeout,
+                  downgrade_timeout)
+    except (psycopg.Error, OpsError) as exc:
+        done = {f.check for f in findings}
+        check = next((c for c in rollback.CHECKS if c not in done), rollback.CHECKS[-1])
+        findings.append(failed(check, redact.mask(f"the rehearsal stopped on {server.label}: "
+                                                  f"{' '.join(str(exc).split())}")))
     finally:
-        scratch.drop()
+        if scratch is not None:
+            scratch.drop()
+    return findings
 
 
-def _rehearse(source, scratch, copy, same, config_path, invariants, invariant_timeout, downgrade_timeout):
+def _rehearse(findings, source, scratch, copy, same, config_path, invariants, invariant_timeout, downgrade_timeout):
     with tempfile.TemporaryDirectory(prefix="flashgreen-rollback-") as directory:
-        try:
-            result = backup.backup(source, Path(directory) / "rehearsal.dump", fmt="plain" if same else "custom",
-                                   restore_into=scratch.endpoint, no_owner=not same)
-        except backup.BackupError as exc:
-            return [failed("rollback.backup", f"cannot copy {source.label} into a scratch database: {exc}")]
+        result = backup.backup(source, Path(directory) / "rehearsal.dump", fmt="plain" if same else "custom",
+                               restore_into=scratch.endpoint, no_owner=not same)
     manifest = result.manifest
     rows = sum(t["rows"] for t in manifest.tables.values())
-    findings = [passed("rollback.backup", f"{source.label} backed up ({len(manifest.tables)} tables, {rows} rows) "
-                                          f"and restored into scratch database {copy.label}")]
+    findings.append(passed("rollback.backup", f"{source.label} backed up ({len(manifest.tables)} tables, {rows} rows) "
+                                              f"and restored into scratch database {copy.label}"))
     static, plan = rollback.static_checks(config_path, manifest.data.get("alembic_revision"))
     findings += static
     if plan is None:
-        return findings
+        return
     before = rollback.snapshot(copy)
     findings.append(rollback.downgrade(copy, config_path, plan, downgrade_timeout))
     if findings[-1].status is Status.FAIL:
-        return findings
+        return
     findings.append(rollback.check_version(copy, plan))
     after = rollback.snapshot(copy)
     findings.append(rollback.losses(before, after))
@@ -87,11 +97,10 @@ def _rehearse(source, scratch, copy, same, config_path, invariants, invariant_ti
     downgraded = rollback.kept_hashes(copy, kept)
     findings.append(rollback.upgrade(copy, config_path, plan, downgrade_timeout))
     if findings[-1].status is Status.FAIL:
-        return findings
+        return
     actual = backup.measure(copy, method=manifest.data["hash"]["method"])
     findings.append(schema_finding(manifest, actual, copy.label))
     findings.append(data_finding(manifest, actual, dropped, downgraded, rollback.kept_hashes(copy, kept), copy.label))
-    return findings
 
 
 def schema_finding(manifest: Manifest, actual: Manifest, where: str) -> Finding:

@@ -231,3 +231,13 @@ def test_no_scratch_database_is_left_by_a_failing_run(flashgreen, server, projec
     revision_file(project, "0005_next.py", "0005", "0004")
     assert rehearse(flashgreen, server, project / "alembic.ini")["rollback.at_head"].status is Status.FAIL
     assert list_scratch(server) == []
+
+
+def test_script_exits_1_when_the_scratch_copy_cannot_be_created(flashgreen, server, db_env_file):
+    # No --restore-url: the env's own role, without CREATEDB, makes the copy on its server.
+    result = run_script("rehearse_rollback.py", "--env-file", db_env_file(flashgreen.url()),
+                        "--alembic-config", migrations.PACKAGED_CONFIG)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "FAIL rollback.backup the rehearsal stopped on 127.0.0.1:" in result.stdout
+    assert "permission denied to create database" in result.stdout
+    assert "Traceback" not in result.stderr
