@@ -83,7 +83,7 @@ def _rehearse(findings, source, scratch, copy, same, config_path, invariants, in
     findings += static
     if plan is None:
         return
-    before = rollback.snapshot(copy)
+    before = rollback.snapshot(copy, digests=True)
     findings.append(rollback.downgrade(copy, config_path, plan, downgrade_timeout))
     if findings[-1].status is Status.FAIL:
         return
@@ -93,14 +93,13 @@ def _rehearse(findings, source, scratch, copy, same, config_path, invariants, in
     findings.append(reconcile.summary("rollback.invariants", reconcile.run(copy, invariants, invariant_timeout),
                                       f"on the copy downgraded to {plan.previous or 'base'}"))
     dropped = rollback.dropped_columns(before, after)
-    kept = {key: after.columns[key] for key in dropped}
-    downgraded = rollback.kept_hashes(copy, kept)
     findings.append(rollback.upgrade(copy, config_path, plan, downgrade_timeout))
     if findings[-1].status is Status.FAIL:
         return
     actual = backup.measure(copy, method=manifest.data["hash"]["method"])
     findings.append(schema_finding(manifest, actual, copy.label))
-    findings.append(data_finding(manifest, actual, dropped, downgraded, rollback.kept_hashes(copy, kept), copy.label))
+    final = rollback.snapshot(copy, digests=set(dropped))
+    findings.append(data_finding(manifest, actual, dropped, rollback.changed_columns(before, final, dropped), copy.label))
 
 
 def schema_finding(manifest: Manifest, actual: Manifest, where: str) -> Finding:
@@ -112,22 +111,22 @@ def schema_finding(manifest: Manifest, actual: Manifest, where: str) -> Finding:
                                      f"(sha256 {manifest.data['schema'].get('fingerprint', '?')[:12]})")
 
 
-def data_finding(manifest: Manifest, actual: Manifest, dropped: dict, downgraded: dict, upgraded: dict,
-                 where: str) -> Finding:
+def data_finding(manifest: Manifest, actual: Manifest, dropped: dict, changed: dict, where: str) -> Finding:
     """rollback.data: the manifest's row counts and content hashes, except in the tables whose
-    columns the downgrade dropped: there the row count and the kept columns (downgraded copy vs
-    upgraded again) are compared, and the dropped columns are named."""
+    columns the downgrade dropped: there the row count against the manifest, and every column
+    the downgrade kept against the copy before it (``changed``: per column digests keyed by the
+    primary key), and the dropped columns are named."""
     names = {key: qualified(*key) for key in dropped}
     skip = set(names.values())
     expected = Manifest({**manifest.data, "tables": {k: v for k, v in manifest.tables.items() if k not in skip}})
     measured = Manifest({**actual.data, "tables": {k: v for k, v in actual.tables.items() if k not in skip}})
     problems = [f.message for f in compare_content(expected, measured, where) if f.status is Status.FAIL]
-    for key, name in names.items():
+    for key, name in sorted(names.items()):
         e_rows, a_rows = manifest.tables.get(name, {}).get("rows"), actual.tables.get(name, {}).get("rows")
         if e_rows != a_rows:
             problems.append(f"{name}: {e_rows} rows in the manifest, {a_rows} after the upgrade")
-        elif downgraded[key] != upgraded[key]:
-            problems.append(f"{name}: the columns the downgrade kept changed during the upgrade")
+        if key in changed:
+            problems.append(f"{name}: column(s) {', '.join(changed[key])} differ from the copy before the downgrade")
     except_ = "; ".join(f"{names[k]}: {', '.join(cols)}" for k, cols in sorted(dropped.items()))
     exception = f", except the columns the downgrade dropped ({except_}: their values are gone)" if dropped else ""
     if problems:

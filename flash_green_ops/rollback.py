@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,31 +82,52 @@ def static_checks(config_path: str | Path, db_revision: str | None) -> tuple[lis
 
 @dataclass
 class Snapshot:
-    """Tables (schema, name) -> column names, row counts, and per column how many rows hold a
-    value (so a dropped column is reported as populated or not)."""
+    """Tables (schema, name) -> column names, row counts, per column how many rows hold a value
+    (so a dropped column is reported as populated or not) and, when asked, per column a digest."""
 
     columns: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     rows: dict[tuple[str, str], int] = field(default_factory=dict)
     values: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
+    digests: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
 
 
-def snapshot(endpoint: PgEndpoint) -> Snapshot:
+_TABLES_SQL = """
+SELECT n.nspname, c.relname, a.attname, a.attnum = ANY (coalesce(pk.indkey::int2[], '{}'))
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+LEFT JOIN pg_catalog.pg_index pk ON pk.indrelid = c.oid AND pk.indisprimary
+WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg\\_%' AND c.relname <> 'alembic_version'
+ORDER BY 1, 2, a.attnum
+"""
+
+
+def snapshot(endpoint: PgEndpoint, digests: bool | Collection[tuple[str, str]] = False) -> Snapshot:
+    """One scan per table. ``digests``: the tables (True: all) whose columns also get a digest
+    each, the sum of a 64-bit hash of (primary key, value) over the rows (of the value alone
+    without a primary key), so a column that changed is named even when others were dropped."""
     from psycopg import sql
 
-    shot = Snapshot()
+    shot, keys = Snapshot(), {}
     with endpoint.connect(APP_NAME, read_only=True) as conn:
-        for schema, table, column in conn.execute(
-                "SELECT n.nspname, c.relname, a.attname FROM pg_catalog.pg_class c "
-                "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-                "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
-                "WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
-                "AND n.nspname NOT LIKE 'pg\\_%' AND c.relname <> 'alembic_version' ORDER BY 1, 2, a.attnum"):
+        conn.execute("SET TimeZone = 'UTC'")  # digests hash the text form: fixed, whatever the role's
+        for schema, table, column, in_key in conn.execute(_TABLES_SQL):
             shot.columns.setdefault((schema, table), []).append(column)
+            if in_key:
+                keys.setdefault((schema, table), []).append(column)
         for key, columns in shot.columns.items():
-            counts = sql.SQL(", ").join(sql.SQL("count({})").format(sql.Identifier(c)) for c in columns)
-            rows, *values = conn.execute(sql.SQL("SELECT count(*), {} FROM ONLY {}").format(
-                counts, sql.Identifier(*key))).fetchone()
-            shot.rows[key], shot.values[key] = rows, dict(zip(columns, values))
+            digest = digests is True or (digests and key in digests)
+            parts = [sql.SQL("count({})").format(sql.Identifier(c)) for c in columns]
+            if digest:
+                pk = [sql.Identifier(c) for c in keys.get(key, [])]
+                parts += [sql.SQL("coalesce(sum(pg_catalog.hashtextextended(ROW({})::text, 0)), 0)::text").format(
+                    sql.SQL(", ").join([*pk, sql.Identifier(c)])) for c in columns]
+            rows, *rest = conn.execute(sql.SQL("SELECT count(*), {} FROM ONLY {}").format(
+                sql.SQL(", ").join(parts), sql.Identifier(*key))).fetchone()
+            shot.rows[key], shot.values[key] = rows, dict(zip(columns, rest[:len(columns)]))
+            if digest:
+                shot.digests[key] = dict(zip(columns, rest[len(columns):]))
     return shot
 
 
@@ -170,20 +192,16 @@ def upgrade(endpoint: PgEndpoint, config_path: str | Path, plan: Plan, timeout: 
     return passed("rollback.upgrade", f"upgraded again to {plan.head} in {time.monotonic() - started:.1f} s")
 
 
-def kept_hashes(endpoint: PgEndpoint, tables: dict[tuple[str, str], list[str]]) -> dict[tuple[str, str], tuple]:
-    """Per table, (row count, sum of a 64-bit hash of each row's ``columns``): an order-independent
-    digest of the columns a downgrade kept, compared downgraded vs upgraded again."""
-    from psycopg import sql
-
-    result = {}
-    with endpoint.connect(APP_NAME, read_only=True) as conn:
-        conn.execute("SET TimeZone = 'UTC'")
-        for key, columns in tables.items():
-            row = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
-            query = sql.SQL("SELECT count(*), coalesce(sum(pg_catalog.hashtextextended(ROW({})::text, 0)), 0)::text "
-                            "FROM ONLY {}").format(row, sql.Identifier(*key))
-            result[key] = tuple(conn.execute(query).fetchone())
-    return result
+def changed_columns(original: Snapshot, final: Snapshot, dropped: dict) -> dict[tuple[str, str], list[str]]:
+    """Per table of ``dropped`` (dropped_columns), the columns the downgrade kept whose digests
+    differ between the two snapshots."""
+    changed = {}
+    for key, gone in dropped.items():
+        before, after = original.digests.get(key, {}), final.digests.get(key, {})
+        columns = [c for c in before if c not in gone and c in after and before[c] != after[c]]
+        if columns:
+            changed[key] = columns
+    return changed
 
 
 def _name(key: tuple[str, str]) -> str:

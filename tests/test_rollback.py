@@ -137,6 +137,17 @@ def test_an_upgrade_that_gives_back_another_schema_fails(flashgreen, server, pro
     assert "public.orders: column client_ref" in schema.message and "character varying(40)" in schema.message
 
 
+def test_a_kept_column_changed_on_the_way_is_named(flashgreen, server, project):
+    # The downgrade drops client_ref (expected) but also rewrites limit_price of a few orders.
+    edit_0004(project, 'op.execute("ALTER TABLE orders DROP COLUMN client_ref")',
+              'op.execute("UPDATE orders SET limit_price = limit_price + 1 WHERE id < 10; '
+              'ALTER TABLE orders DROP COLUMN client_ref")')
+    data = rehearse(flashgreen, server, project / "alembic.ini")["rollback.data"]
+    assert data.status is Status.FAIL
+    assert "public.orders: column(s) limit_price differ from the copy before the downgrade" in data.message
+    assert "except the columns the downgrade dropped (public.orders: client_ref" in data.message
+
+
 def test_a_slow_downgrade_is_cancelled_at_its_bound(flashgreen, server, project):
     edit_0004(project, 'op.execute("ALTER TABLE orders DROP COLUMN client_ref")',
               'op.execute("SELECT pg_sleep(30)")')
