@@ -52,13 +52,19 @@ def rehearse(source: PgEndpoint, server: PgEndpoint, config_path: str | Path, in
     findings: list[Finding] = []
     scratch = None
     try:
+        # Static checks first, on the source (read-only): a broken script directory or a
+        # database not at head is known before an hour of backup.
+        static, plan = rollback.static_checks(config_path, rollback.database_revision(source))
+        findings += static
+        if plan is None:
+            return findings
         drop_stale(server)
         same = backup.same_server(source, server)
         scratch = ScratchDatabase(server, like=source)
         scratch.create()
         # On the source's server the copy keeps its owner: migrate as the application would.
         copy = source.with_params(dbname=scratch.name) if same else scratch.endpoint
-        _rehearse(findings, source, scratch, copy, same, Path(config_path), invariants, invariant_timeout,
+        _rehearse(findings, plan, source, scratch, copy, same, Path(config_path), invariants, invariant_timeout,
                   downgrade_timeout)
     except (psycopg.Error, OpsError) as exc:
         done = {f.check for f in findings}
@@ -71,18 +77,19 @@ def rehearse(source: PgEndpoint, server: PgEndpoint, config_path: str | Path, in
     return findings
 
 
-def _rehearse(findings, source, scratch, copy, same, config_path, invariants, invariant_timeout, downgrade_timeout):
+def _rehearse(findings, plan, source, scratch, copy, same, config_path, invariants, invariant_timeout,
+              downgrade_timeout):
     with tempfile.TemporaryDirectory(prefix="flashgreen-rollback-") as directory:
         result = backup.backup(source, Path(directory) / "rehearsal.dump", fmt="plain" if same else "custom",
                                restore_into=scratch.endpoint, no_owner=not same)
     manifest = result.manifest
+    if manifest.data.get("alembic_revision") != plan.head:  # migrated while we looked
+        findings.append(failed("rollback.backup", f"{source.label} moved to Alembic revision "
+                                                  f"{manifest.data.get('alembic_revision')} during the backup"))
+        return
     rows = sum(t["rows"] for t in manifest.tables.values())
     findings.append(passed("rollback.backup", f"{source.label} backed up ({len(manifest.tables)} tables, {rows} rows) "
                                               f"and restored into scratch database {copy.label}"))
-    static, plan = rollback.static_checks(config_path, manifest.data.get("alembic_revision"))
-    findings += static
-    if plan is None:
-        return
     before = rollback.snapshot(copy, digests=True)
     findings.append(rollback.downgrade(copy, config_path, plan, downgrade_timeout))
     if findings[-1].status is Status.FAIL:

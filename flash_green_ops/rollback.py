@@ -1,8 +1,9 @@
 """Rollback rehearsal step: what ``alembic downgrade -1`` does to a copy of the database.
 
-Plain functions over an Alembic project (``alembic.ini``) and a scratch copy; the command
-(commands/rehearse_rollback.py) makes the copy with the backup step and runs the invariants
-with the reconcile step. Checks, in order:
+Plain functions over an Alembic project (``alembic.ini``), the source database and a scratch
+copy of it; flash_green_ops/rehearsal.py makes the copy with the backup step, runs the
+invariants with the reconcile step and compares the result with the backup's manifest
+(``rollback.backup``, ``rollback.invariants``, ``rollback.schema``, ``rollback.data``). Checks:
 
 - ``rollback.chain``: every revision's down revision exists, one base (pytest-alembic's floor);
 - ``rollback.heads``: exactly one head (two heads: ``downgrade -1`` is ambiguous);
@@ -12,8 +13,7 @@ with the reconcile step. Checks, in order:
   at the bound is cancelled); ``rollback.version``: alembic_version is the previous revision;
 - ``rollback.losses``: tables and columns present before and gone after, row counts that
   dropped: a warning, the operator must read it before running the downgrade on production;
-- ``rollback.upgrade``: ``upgrade head`` succeeds again (``rollback.schema`` and
-  ``rollback.data``, the comparison with the backup's manifest, are the command's).
+- ``rollback.upgrade``: ``upgrade head`` succeeds again.
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from flash_green_ops.findings import Finding, failed, passed, warned
 from flash_green_ops.pg import PgEndpoint
 
 STATIC_CHECKS = ("rollback.chain", "rollback.heads", "rollback.at_head")
-CHECKS = ("rollback.backup", *STATIC_CHECKS, "rollback.downgrade", "rollback.version", "rollback.losses",
+CHECKS = (*STATIC_CHECKS, "rollback.backup", "rollback.downgrade", "rollback.version", "rollback.losses",
           "rollback.invariants", "rollback.upgrade", "rollback.schema", "rollback.data")
 DEFAULT_TIMEOUT = 300.0
 APP_NAME = "flashgreen-rollback"
@@ -42,6 +42,12 @@ class Plan:
     head: str
     previous: str | None
     head_path: str
+
+
+def database_revision(endpoint: PgEndpoint) -> str | None:
+    """The database's Alembic revision, read in a read-only session."""
+    with endpoint.connect(APP_NAME, read_only=True) as conn:
+        return alembic_revision(conn)
 
 
 def static_checks(config_path: str | Path, db_revision: str | None) -> tuple[list[Finding], Plan | None]:
@@ -172,8 +178,7 @@ def downgrade(endpoint: PgEndpoint, config_path: str | Path, plan: Plan, timeout
 
 def check_version(endpoint: PgEndpoint, plan: Plan) -> Finding:
     """rollback.version: alembic_version now holds the previous revision."""
-    with endpoint.connect(APP_NAME, read_only=True) as conn:
-        found = alembic_revision(conn)
+    found = database_revision(endpoint)
     if found == plan.previous:
         return passed("rollback.version", f"alembic_version is at the previous revision, {found or '(empty)'}")
     return failed("rollback.version", f"after the downgrade alembic_version is at {found or '(none)'}, expected "
