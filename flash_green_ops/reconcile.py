@@ -148,8 +148,8 @@ def _check(conn, invariant: Invariant, timeout: float, where: str) -> Finding:
         return passed(invariant.check, f"{invariant.id}: holds on {where}{about}", where)
     shown = ", ".join("NULL" if v is None else str(v) for v in first)
     more = f" (first {SHOWN})" if count > SHOWN else ""
-    message = (f"{invariant.id}: {count} row(s) break it on {where}: {invariant.description} "
-               f"{column}{more}: {shown}")
+    about = f" {invariant.description}" if invariant.description else ""
+    message = f"{invariant.id}: {count} row(s) break it on {where}:{about} {column}{more}: {shown}"
     return (warned if invariant.severity == "warning" else failed)(invariant.check, message, where)
 
 

@@ -13,11 +13,9 @@ pytestmark = pytest.mark.reconcile
 
 
 def pytest_generate_tests(metafunc):
+    # One item per invariant, its id as the item's id (the file was validated at configure time).
     if "invariant" in metafunc.fixturenames:
-        try:
-            invariants = reconcile.load(metafunc.config.getoption("invariants"))
-        except reconcile.InvariantsError as exc:
-            raise pytest.UsageError(str(exc)) from None
+        invariants = reconcile.load(metafunc.config.getoption("invariants"))
         metafunc.parametrize("invariant", [pytest.param(i, id=i.id) for i in invariants])
 
 

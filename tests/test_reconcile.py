@@ -9,7 +9,7 @@ import pytest
 
 from flash_green_ops import reconcile
 from flash_green_ops.findings import Status
-from tests.conftest import assert_no_secrets, run_script
+from tests.conftest import assert_no_secrets, run_ops_tests, run_script
 from tests.pg_fixtures import by_check
 
 SHIPPED = ("fills-reference-orders", "fills-within-order-quantity", "filled-orders-fully-filled",
@@ -193,3 +193,27 @@ def test_script_exits_2_on_bad_invocations_with_one_line(flashgreen, db_env_file
     assert result.stdout == ""
     assert len(result.stderr.splitlines()) == 1 and message.format(**names) in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# -- the runbook markers on the local target ----------------------------------------------------
+
+def test_the_reconcile_and_rollback_markers_run_one_item_per_invariant_and_check(pytester, tmp_path):
+    path = write_invariants(tmp_path / "inv.toml", entry("no-open-orders", "SELECT id FROM orders WHERE status = 'open'"),
+                            entry("no-orphan-fills", "SELECT f.id FROM fills f LEFT JOIN orders o ON o.id = f.order_id "
+                                                     "WHERE o.id IS NULL"))
+    result = run_ops_tests(pytester, "-m", "reconcile or rollback", "--invariants", str(path), "-v")
+    result.assert_outcomes(passed=1 + 10, failed=2)  # rollback.losses passes with a warning
+    output = result.stdout.str()
+    for line in ("test_reconcile.py::test_reconcile[no-open-orders] FAILED",
+                 "test_reconcile.py::test_reconcile[no-orphan-fills] PASSED",
+                 "test_rollback.py::test_rollback[rollback.invariants] FAILED",
+                 "reconcile.no-open-orders: no-open-orders: 500 row(s) break it on 127.0.0.1:"):
+        assert line in output, output
+
+
+def test_an_invalid_invariants_file_is_one_usage_error_for_pytest(pytester, tmp_path):
+    path = write_invariants(tmp_path / "bad.toml", entry("a", "SELECT 1", severity="fatal"))
+    result = run_ops_tests(pytester, "-m", "reconcile", "--invariants", str(path))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert f"{path}: invariant #1 'a': unknown severity 'fatal'" in result.stderr.str()
+    assert "Traceback" not in result.stderr.str() + result.stdout.str()
