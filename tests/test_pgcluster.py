@@ -157,7 +157,9 @@ def test_local_postgres_serves_the_env_it_announced(pytestconfig):
         service.start()
         import psycopg
         with psycopg.connect(url, connect_timeout=5) as conn:
-            assert conn.execute("SELECT count(*) FROM orders").fetchone() == (2,)
+            # Flash Green's schema at the packaged head, with the seeded order flow.
+            assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0004",)]
+            assert conn.execute("SELECT count(*) FROM orders").fetchone() == (5000,)
         directory = service.server.directory
     finally:
         service.stop()
