@@ -171,7 +171,7 @@ def downgrade(endpoint: PgEndpoint, config_path: str | Path, plan: Plan, timeout
                                             f"did not finish within {timeout:g} s (--downgrade-timeout): {exc}")
     except Exception as exc:
         return failed("rollback.downgrade", f"downgrade of revision {plan.head} ({plan.head_path}) to {target} "
-                                            f"failed: {type(exc).__name__}: {_one_line(exc)}")
+                                            f"failed: {_error(exc)}")
     return passed("rollback.downgrade", f"downgraded revision {plan.head} to {target} in "
                                         f"{time.monotonic() - started:.1f} s (bound {timeout:g} s)")
 
@@ -193,7 +193,7 @@ def upgrade(endpoint: PgEndpoint, config_path: str | Path, plan: Plan, timeout: 
         return failed("rollback.upgrade", f"upgrade back to {plan.head} did not finish within {timeout:g} s: {exc}")
     except Exception as exc:
         return failed("rollback.upgrade", f"upgrade back to {plan.head} ({plan.head_path}) failed: "
-                                          f"{type(exc).__name__}: {_one_line(exc)}")
+                                          f"{_error(exc)}")
     return passed("rollback.upgrade", f"upgraded again to {plan.head} in {time.monotonic() - started:.1f} s")
 
 
@@ -211,6 +211,13 @@ def changed_columns(original: Snapshot, final: Snapshot, dropped: dict) -> dict[
 
 def _name(key: tuple[str, str]) -> str:
     return ".".join(key)
+
+
+def _error(exc: BaseException) -> str:
+    """A migration's error: the database's own (SQLAlchemy wraps it with the statement and a
+    link to its docs) or the exception, on one line."""
+    cause = getattr(exc, "orig", None) or exc
+    return f"{type(cause).__name__}: {_one_line(cause)}"
 
 
 def _one_line(exc: BaseException) -> str:
