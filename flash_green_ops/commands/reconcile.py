@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 from flash_green_ops import cli, report, settings
+from flash_green_ops.findings import failed
 
 
 def main(argv=None) -> int:
@@ -25,7 +26,7 @@ def main(argv=None) -> int:
     try:
         endpoint = backup.source_endpoint(ctx)
     except backup.PasswordUnavailable as exc:
-        findings = [reconcile.failed(i.check, f"cannot read the database: {exc}") for i in invariants]
+        findings = [failed(i.check, f"cannot read the database: {exc}") for i in invariants]
     else:
         findings = reconcile.run(endpoint, invariants, ctx.settings.invariant_timeout)
     if args.format == "json":

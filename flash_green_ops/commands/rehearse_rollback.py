@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from flash_green_ops import cli, report, settings
+from flash_green_ops.findings import failed
 from flash_green_ops.errors import UsageError
 from flash_green_ops.settings import positive_float
 
@@ -52,7 +53,7 @@ def main(argv=None) -> int:
     try:
         source = backup.source_endpoint(ctx)
     except backup.PasswordUnavailable as exc:
-        findings = [rollback.failed("rollback.backup", f"cannot read the database: {exc}")]
+        findings = [failed("rollback.backup", f"cannot read the database: {exc}")]
     else:
         server = rehearsal.scratch_server(source, args.restore_url, ctx.is_production)
         findings = rehearsal.rehearse(source, server, args.alembic_config, invariants,
@@ -61,7 +62,7 @@ def main(argv=None) -> int:
     if args.format == "json":
         sys.stdout.write(report.render_json(findings, environment=ctx.environment, source=ctx.source.name))
     else:
-        failures = sum(f.status.value == "FAIL" for f in findings)
+        failures = reconcile.failures(findings)
         sys.stdout.write(report.render_text(findings, f"rehearse_rollback: {len(findings) - failures} passed, "
                                                       f"{failures} failed"))
     return report.exit_code(findings)
