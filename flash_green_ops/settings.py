@@ -25,6 +25,8 @@ class Settings:
     metrics_rules: str = "current"  # promlint.RULESETS: today's Prometheus, or promtool 2.42's
     web3_max_block_age: float = 300.0  # seconds: an older latest block means the node is not synced
     cert_min_days: float = 14.0  # a certificate expiring sooner is a warning
+    invariants: Path | None = None  # None: the packaged invariants.toml
+    invariant_timeout: float = 30.0
 
     def capped(self, seconds: float) -> Settings:
         """The same settings, no network timeout or wait longer than ``seconds`` (wait-until
@@ -162,6 +164,12 @@ TLS_OPTIONS = (
     Option("--cert-min-days", "warn when a certificate expires within this many days (default 14)",
            non_negative_float, "DAYS"),
 )
+RECONCILE_OPTIONS = (
+    Option("--invariants", "reconciliation invariants file (default: the packaged invariants.toml)", metavar="PATH"),
+    Option("--invariant-timeout", "statement timeout of each invariant's query (default 30)", positive_float,
+           "SECONDS"),
+)
+# The preflight's options (RECONCILE_OPTIONS are the reconcile command's and pytest's).
 ALL_OPTIONS = ENV_OPTIONS + DB_OPTIONS + SECRETS_OPTIONS + METRICS_OPTIONS + ADAPTER_OPTIONS + TLS_OPTIONS
 
 

@@ -1,8 +1,8 @@
 """Runbook: after a restore, before trading resumes, prove the restored database is the backed-up one.
 
 First the database step's checks in a read-only session (reachable, version, TLS, Alembic, every
-table readable), then the manifest: every table, row count, content hash, sequence, the schema.
-One item per check.
+table readable), then the manifest: every table, row count, content hash, sequence, the schema;
+then the reconciliation invariants (restore.invariants, --invariants PATH). One item per check.
 
 Live: ``pytest -m "live and post_restore" --env-file ENV --manifest PATH.manifest.json`` checks
 the env's database. Local target without --manifest: the suite makes its own backup and
@@ -12,10 +12,10 @@ import pytest
 
 from fixtures.asserts import check_findings_of
 from fixtures.backup_plugin import context_for, run_round_trip
-from flash_green_ops import backup, database
+from flash_green_ops import backup, database, reconcile
 
 pytestmark = pytest.mark.post_restore
-CHECKS = (*database.CHECKS, database.READ_ONLY_CHECK, *backup.VERIFY_CHECKS)
+CHECKS = (*database.CHECKS, database.READ_ONLY_CHECK, *backup.VERIFY_CHECKS, "restore.invariants")
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,10 @@ def restored(request, restore_manifest_path, runbook_context, ops_target, tmp_pa
 @pytest.fixture(scope="module")
 def step_findings(restored):
     ctx, manifest = restored
-    return database.run(ctx, read_only=True) + backup.verify(backup.source_endpoint(ctx), manifest)
+    endpoint = backup.source_endpoint(ctx)
+    findings = database.run(ctx, read_only=True) + backup.verify(endpoint, manifest)
+    invariants = reconcile.run(endpoint, reconcile.load(ctx.settings.invariants), ctx.settings.invariant_timeout)
+    return findings + [reconcile.summary("restore.invariants", invariants, f"on {endpoint.label}")]
 
 
 def test_post_restore(check_id, step_findings):

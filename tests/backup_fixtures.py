@@ -16,15 +16,37 @@ from pathlib import Path
 import pytest
 from psycopg import sql
 
-from fixtures.backup_plugin import CHINOOK_DB, load_chinook
-from fixtures.scratchdb import ScratchDatabase
+from flash_green_ops.scratchdb import ScratchDatabase
 from fixtures.services import random_secret
 from flash_green_ops import redact
 from flash_green_ops.pg import PgEndpoint
 
+REPO = Path(__file__).resolve().parent.parent
+CHINOOK = REPO / "fixtures" / "data" / "chinook_serial.sql"
+CHINOOK_DB = "chinook_serial"
 TEMPLATE = "flashgreen_chinook_template"
 OWNER = "chinook_owner"
 _copies = itertools.count(1)
+
+
+def load_chinook(superuser, owner: str) -> None:
+    """Load Chinook as the cluster's superuser (the script creates its own database), then give
+    the database and its tables to ``owner``, the application role."""
+    from psycopg import sql
+
+    from flash_green_ops.backup import program, run_client
+    from flash_green_ops.pg import PgEndpoint
+
+    admin = PgEndpoint.from_conninfo(superuser.dsn("postgres"))
+    run_client([program("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "--no-password",
+                 "-f", str(CHINOOK), "--dbname", admin.conninfo("flashgreen-load")], admin, "loading Chinook")
+    with superuser.connect(CHINOOK_DB) as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(CHINOOK_DB), sql.Identifier(owner)))
+        tables = conn.execute("SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                              "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')").fetchall()
+        for (table,) in tables:  # owned sequences and indexes follow their table
+            conn.execute(sql.SQL("ALTER TABLE {} OWNER TO {}").format(sql.Identifier("public", table),
+                                                                       sql.Identifier(owner)))
 
 
 def admin_endpoint(cluster, dbname: str = "postgres") -> PgEndpoint:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.pgcluster import reap_stale_clusters
-from fixtures.scratchdb import PREFIX, ScratchDatabase, drop_stale, list_scratch, owner_alive, scratch_name
+from flash_green_ops.scratchdb import PREFIX, ScratchDatabase, drop_stale, list_scratch, owner_alive, scratch_name
 from flash_green_ops import backup
 from tests.backup_fixtures import admin_endpoint, dir_entries, failures, restore_url_and_env, sql_run
 from tests.conftest import REPO, assert_no_secrets, closed_port, run_script, wait_for
@@ -357,15 +357,23 @@ def test_post_restore_on_live_needs_a_manifest_and_verifies_with_one(pg_cluster,
     target = chinook.with_params(dbname=db.name)
     backup.restore(target, result.path)
     restored_env = env_for(target, tmp_path, "restored.env")
-    ok = ops_run(["-m", "post_restore", "--env-file", str(restored_env), "--manifest", str(result.manifest_path), "-rA"])
+    # Chinook's own invariant (the operator's --invariants): post_restore runs it after the manifest.
+    invariants = tmp_path / "chinook-invariants.toml"
+    invariants.write_text('[[invariant]]\nid = "lines-reference-invoices"\nsql = """SELECT l.invoice_line_id '
+                          'FROM invoice_line l LEFT JOIN invoice i USING (invoice_id) WHERE i.invoice_id IS NULL"""\n')
+    args = ["-m", "post_restore", "--env-file", str(restored_env), "--manifest", str(result.manifest_path),
+            "--invariants", str(invariants)]
+    ok = ops_run([*args, "-rA"])
     output = finished(ok, 120)
     assert_no_secrets([chinook.password], output)
-    assert ok.returncode == 0 and "passed" in output, output
-    sql_run(target, "DELETE FROM invoice_line WHERE invoice_line_id = 9")
-    bad = ops_run(["-m", "post_restore", "--env-file", str(restored_env), "--manifest", str(result.manifest_path)])
+    assert ok.returncode == 0 and "PASSED ops_tests/test_post_restore.py::test_post_restore[restore.invariants]" in output, output
+    sql_run(target, "ALTER TABLE invoice_line DROP CONSTRAINT invoice_line_invoice_id_fkey",
+            "DELETE FROM invoice_line WHERE invoice_line_id = 9", "UPDATE invoice_line SET invoice_id = 99999 WHERE invoice_line_id = 10")
+    bad = ops_run(args)
     output = finished(bad, 120)
     assert_no_secrets([chinook.password], output)
     assert bad.returncode == 1 and "public.invoice_line: 2240 rows in the manifest, 2239" in output, output
+    assert "lines-reference-invoices: 1 row(s) break it on " in output and "invoice_line_id: 10" in output, output
 
 
 # --------------------------------------------------------------------------------------------

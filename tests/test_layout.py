@@ -14,7 +14,7 @@ from tests.conftest import REPO
 
 LIBRARY = REPO / "flash_green_ops"
 # The steps: none may import another (they share only the layer under them).
-STEPS = ("envspec", "secrets", "database", "metrics", "backup", "adapters", "tls")
+STEPS = ("envspec", "secrets", "database", "metrics", "backup", "adapters", "tls", "reconcile", "rollback")
 
 
 def module_name(path: Path) -> str:
@@ -105,8 +105,11 @@ def test_the_wheel_installs_one_distinctive_package_and_the_console_scripts(tmp_
         scripts = next(archive.read(n).decode() for n in names if n.endswith("entry_points.txt"))
     top_level = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert top_level == {"flash_green_ops"}
-    assert "flash_green_ops/contract.toml" in names
-    for command in ("flash-green-preflight", "flash-green-backup", "flash-green-verify-restore"):
+    assert {"flash_green_ops/contract.toml", "flash_green_ops/invariants.toml", "flash_green_ops/flashgreen_schema/alembic.ini",
+            "flash_green_ops/flashgreen_schema/env.py",
+            "flash_green_ops/flashgreen_schema/versions/0004_orders_client_ref.py"} <= set(names)
+    for command in ("flash-green-preflight", "flash-green-backup", "flash-green-verify-restore", "flash-green-reconcile",
+                    "flash-green-rehearse-rollback"):
         assert f"{command} = flash_green_ops.commands." in scripts
 
 

@@ -22,7 +22,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from fixtures.owners import Owner, process_start_time
+from flash_green_ops.owners import Owner, process_start_time
 from fixtures.pgcluster import (DIR_PREFIX, OWNER_FILE, BinariesNotFound, ClusterError, LocalCluster,
                                 find_bin_dir, reap_stale_clusters)
 from fixtures.services import ServiceUnavailable, postgres, random_secret
@@ -157,7 +157,9 @@ def test_local_postgres_serves_the_env_it_announced(pytestconfig):
         service.start()
         import psycopg
         with psycopg.connect(url, connect_timeout=5) as conn:
-            assert conn.execute("SELECT count(*) FROM orders").fetchone() == (2,)
+            # Flash Green's schema at the packaged head, with the seeded order flow.
+            assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0004",)]
+            assert conn.execute("SELECT count(*) FROM orders").fetchone() == (5000,)
         directory = service.server.directory
     finally:
         service.stop()
@@ -329,7 +331,8 @@ def assert_nothing_left(base_dir: Path) -> None:
 
 def test_a_passing_db_run_removes_the_cluster(pytester, run_tmp, bin_dir):
     result = run_ops_tests(pytester, "-m", "db")
-    result.assert_outcomes(passed=5, skipped=1)
+    # db.alembic too: the target's database is at the packaged project's head.
+    result.assert_outcomes(passed=6)
     assert_nothing_left(run_tmp)
 
 
@@ -337,7 +340,7 @@ def test_a_failing_db_run_removes_the_cluster_too(pytester, run_tmp, bin_dir):
     junit = pytester.path / "report.xml"
     result = run_ops_tests(pytester, "-m", "db", "--alembic-head", "27c6a30d7c24", f"--junitxml={junit}")
     result.assert_outcomes(passed=5, failed=1)
-    result.stdout.fnmatch_lines(["*db.alembic: * has no alembic_version table, expected revision 27c6a30d7c24*"])
+    result.stdout.fnmatch_lines(["*db.alembic: * is at Alembic revision 0004, expected 27c6a30d7c24*"])
     assert_nothing_left(run_tmp)
     # The run's passwords were random; their fixed prefixes must not appear anywhere.
     assert_no_secrets(["local-db-password-", "pg-superuser-"], result.stdout.str(), result.stderr.str(), junit)

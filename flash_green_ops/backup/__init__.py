@@ -22,7 +22,7 @@ from flash_green_ops.backup.clients import (APP_NAME, DEFAULT_LOCK_WAIT_TIMEOUT,
                                             program, restore_args, run_client)
 from flash_green_ops.backup.dump import BackupResult, backup, check_backup_invocation, file_digest
 from flash_green_ops.backup.manifest import Manifest, ManifestError, load as load_manifest
-from flash_green_ops.backup.restore import restore, same_database, server_identity
+from flash_green_ops.backup.restore import restore, same_database, same_server, server_identity
 from flash_green_ops.backup.verify import CHECKS as VERIFY_CHECKS
 from flash_green_ops.backup.verify import check_dump, measure, verify
 from flash_green_ops.context import RunContext
@@ -33,7 +33,7 @@ from flash_green_ops.pg import DatabaseConfigError, PgEndpoint
 __all__ = ["APP_NAME", "BackupError", "BackupResult", "DEFAULT_LOCK_WAIT_TIMEOUT", "FORMATS", "Manifest",
            "ManifestError", "PasswordUnavailable", "PgEndpoint", "backup", "check_backup_invocation", "check_dump",
            "dump_format", "file_digest", "load_manifest", "measure", "program", "restore", "restore_args",
-           "run_client", "same_database", "server_identity", "source_endpoint", "verify", "VERIFY_CHECKS", "CHECKS"]
+           "run_client", "same_database", "same_server", "server_identity", "source_endpoint", "verify", "VERIFY_CHECKS", "CHECKS"]
 
 
 # The round trip's checks: the dump file, then the verification of the restored copy.

@@ -54,6 +54,17 @@ def same_database(server: dict, identity: dict) -> bool:
                             or server.get("database") == identity["database"])
 
 
+def same_server(a: PgEndpoint, b: PgEndpoint) -> bool:
+    """Whether ``a`` and ``b`` reach the same PostgreSQL server: by system identifier when both
+    servers tell it (a reader without pg_control_system() is not told), else by host and port
+    (libpq's default 5432 when none is given)."""
+    a_id = server_identity(a)["system_identifier"]
+    b_id = server_identity(b)["system_identifier"] if a_id else None  # not asked when a's is unknown
+    if a_id and b_id:
+        return a_id == b_id
+    return (a.options.get("host"), a.options.get("port", "5432")) == (b.options.get("host"), b.options.get("port", "5432"))
+
+
 def check_restore_target(target: PgEndpoint, manifest: Manifest | None = None,
                          source_identity: dict | None = None,
                          timeout: float = DEFAULT_LOCK_WAIT_TIMEOUT) -> None:
