@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flash_green_ops.errors import UsageError
-from flash_green_ops.files import read_bytes
+from flash_green_ops.files import MIB, read_bytes
 from flash_green_ops.findings import Finding, Status, failed, passed, timed, warned
 from flash_green_ops.pg import PgEndpoint
 
@@ -46,11 +46,15 @@ class Invariant:
         return f"reconcile.{self.id}"
 
 
+# A few KB of TOML; the bound only stops a runaway file or a device.
+INVARIANTS_LIMIT = 4 * MIB
+
+
 def load(path: str | Path | None = None) -> tuple[Invariant, ...]:
     """The invariants at ``path`` (default: Flash Green's, shipped in the package)."""
     path = Path(path) if path else DEFAULT_INVARIANTS
     try:
-        data = tomllib.loads(read_bytes(path, "an invariants file", InvariantsError).decode("utf-8"))
+        data = tomllib.loads(read_bytes(path, "an invariants file", InvariantsError, INVARIANTS_LIMIT).decode("utf-8"))
     except UnicodeDecodeError:
         raise InvariantsError(f"{path}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:

@@ -235,7 +235,7 @@ def test_sigterm_mid_downgrade_drops_the_scratch_database(flashgreen, pg_cluster
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode == 130 and "interrupted" in stderr, stderr
+    assert proc.returncode == 143 and "interrupted by SIGTERM" in stderr, stderr
     # the server fixture asserts no scratch database is left
 
 

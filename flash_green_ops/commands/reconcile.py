@@ -3,20 +3,20 @@ its database, each in a read-only transaction under --invariant-timeout.
 
 Exit codes: 0 every invariant holds (warnings allowed), 1 one fails (broken, its query failed or
 timed out, or the database is unreachable), 2 bad invocation or an unreadable or invalid
-invariants file.
+invariants file, 130/143 interrupted by SIGINT/SIGTERM.
 """
 from __future__ import annotations
 
 import sys
 
-from flash_green_ops import cli, report, settings
+from flash_green_ops import cli, settings
 from flash_green_ops.findings import failed
 
 
 def main(argv=None) -> int:
     parser = cli.Parser(prog=cli.prog(), description=__doc__.split("\n\n")[0])
     settings.add_options(parser.add_argument, settings.ENV_OPTIONS + settings.DB_OPTIONS + settings.RECONCILE_OPTIONS)
-    parser.add_argument("--format", choices=["text", "json"], default="text", help="output format (default text)")
+    cli.add_output_options(parser)
     args = parser.parse_args(argv)
 
     from flash_green_ops import backup, reconcile  # lazy: psycopg costs import time
@@ -29,12 +29,9 @@ def main(argv=None) -> int:
         findings = [failed(i.check, f"cannot read the database: {exc}") for i in invariants]
     else:
         findings = reconcile.run(endpoint, invariants, ctx.settings.invariant_timeout)
-    if args.format == "json":
-        sys.stdout.write(report.render_json(findings, environment=ctx.environment, source=ctx.source.name))
-    else:
-        held = len(findings) - reconcile.failures(findings)
-        sys.stdout.write(report.render_text(findings, f"reconcile: {held} held, {reconcile.failures(findings)} failed"))
-    return report.exit_code(findings)
+    failures = reconcile.failures(findings)
+    return cli.write_report(findings, args, ctx, "reconcile", f"reconcile: {len(findings) - failures} held, "
+                                                             f"{failures} failed")
 
 
 def console() -> None:

@@ -11,22 +11,17 @@ created on the env's server (--restore-url: another server; required on producti
 production server) and dropped on every exit path.
 
 Exit codes: 0 the rollback rehearsed cleanly (warnings allowed), 1 a check failed, 2 bad
-invocation or an unreadable or invalid invariants file.
+invocation or an unreadable or invalid invariants file, 130/143 interrupted by SIGINT/SIGTERM.
 """
 from __future__ import annotations
 
-import signal
 import sys
 from pathlib import Path
 
-from flash_green_ops import cli, report, settings
+from flash_green_ops import cli, settings
 from flash_green_ops.findings import failed
 from flash_green_ops.errors import UsageError
 from flash_green_ops.settings import positive_float
-
-
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt(f"signal {signum}")  # SIGTERM: the same cleanup as Ctrl-C
 
 
 def main(argv=None) -> int:
@@ -40,9 +35,8 @@ def main(argv=None) -> int:
                         help="server for the scratch copy (required on production; password in PGPASSWORD)")
     parser.add_argument("--downgrade-timeout", type=positive_float, default=None, metavar="SECONDS",
                         help="bound on the downgrade, and on the upgrade back (default 300)")
-    parser.add_argument("--format", choices=["text", "json"], default="text", help="output format (default text)")
+    cli.add_output_options(parser)
     args = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, _interrupt)
 
     from flash_green_ops import backup, reconcile, rehearsal, rollback  # lazy: psycopg costs import time
 
@@ -59,13 +53,9 @@ def main(argv=None) -> int:
         findings = rehearsal.rehearse(source, server, args.alembic_config, invariants,
                                       invariant_timeout=ctx.settings.invariant_timeout,
                                       downgrade_timeout=args.downgrade_timeout or rollback.DEFAULT_TIMEOUT)
-    if args.format == "json":
-        sys.stdout.write(report.render_json(findings, environment=ctx.environment, source=ctx.source.name))
-    else:
-        failures = reconcile.failures(findings)
-        sys.stdout.write(report.render_text(findings, f"rehearse_rollback: {len(findings) - failures} passed, "
-                                                      f"{failures} failed"))
-    return report.exit_code(findings)
+    failures = reconcile.failures(findings)
+    return cli.write_report(findings, args, ctx, "rehearse_rollback",
+                            f"rehearse_rollback: {len(findings) - failures} passed, {failures} failed")
 
 
 def console() -> None:
