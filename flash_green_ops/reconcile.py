@@ -85,7 +85,7 @@ def _entry(path: Path, number: int, entry) -> Invariant:
 
     unknown = sorted(set(entry) - _KEYS)
     if unknown:
-        raise bad(f"unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(_KEYS))})")
+        raise bad(f"unknown key(s) {', '.join(map(repr, unknown))} (known: {', '.join(sorted(_KEYS))})")
     if not isinstance(entry.get("id"), str) or not _ID.match(entry["id"]):
         raise bad("missing or bad id (lower-case letters, digits, '-', '_', '.')")
     sql = entry.get("sql")

@@ -22,6 +22,7 @@ from flash_green_ops.envfile import EnvFileError, from_environ, read_env_file
 from flash_green_ops.errors import OpsError
 from flash_green_ops.findings import Finding
 from flash_green_ops.metrics import MetricsProbe, display_url, health_url
+from flash_green_ops.metrics.exposition import RULESETS
 from flash_green_ops.preflight import load_runbook_contract, run_stages
 from flash_green_ops.context import make_context
 from flash_green_ops.secrets import choose_backend
@@ -197,6 +198,61 @@ def test_any_manifest_loads_or_is_refused_and_then_compares(scratch, data):
     # Whatever loaded, the comparison reads only fields the load checked: no exception either way.
     for expected, actual in ((loaded, good), (good, loaded), (loaded, loaded)):
         assert all(isinstance(f, Finding) for f in manifest.compare(expected, actual, "fuzz"))
+
+
+# -- the invariants file ---------------------------------------------------------------------
+
+INVARIANTS_DATA = tomllib.loads((REPO / "flash_green_ops" / "invariants.toml").read_text(encoding="utf-8"))
+
+
+@fuzz
+@given(data=st.data())
+def test_any_invariants_file_loads_or_is_refused(scratch, data):
+    from flash_green_ops import reconcile
+
+    text = to_toml(mutate(INVARIANTS_DATA, data))
+    if text is None:
+        return
+    path = scratch / "invariants.toml"
+    path.write_text(text, encoding="utf-8")
+    try:
+        invariants = reconcile.load(path)
+    except reconcile.InvariantsError as exc:
+        assert "\n" not in str(exc) and str(exc).startswith(str(path))
+        return
+    assert all(isinstance(i.sql, str) and i.severity in ("error", "warning") for i in invariants)
+
+
+# -- the exposition body ---------------------------------------------------------------------
+
+SAMPLE_BODY = (REPO / "tests" / "data" / "node_exporter_e2e.prom").read_text(encoding="utf-8")[:20_000]
+EXPOSITION_PIECES = st.sampled_from([
+    "# HELP ", "# TYPE ", "# EOF\n", " counter\n", " gauge\n", " histogram\n", " summary\n", " gaugehistogram\n",
+    " untyped\n", " info\n", " stateset\n", "{", "}", '="', '"', ",", "le=", "quantile=", "_bucket", "_sum", "_count",
+    "_total", "_created", " 1", " -1", " NaN", " +Inf", " -Inf", " 1e400", " 1" + "0" * 400, " 0x1p3", " 1_0",
+    "\\", "\\n", "\n", "\r", "\t", " ", "é", "\x00", '"my.metric"', "# TYPE \"a.b\" counter\n", " 1700000000",
+    " 1700000000.123", "a" * 300,
+])
+EXPOSITIONS = st.one_of(
+    st.lists(st.one_of(EXPOSITION_PIECES, st.text(max_size=4)), max_size=60).map("".join),
+    st.tuples(st.integers(0, len(SAMPLE_BODY)), st.integers(0, 40),
+              st.lists(EXPOSITION_PIECES, max_size=4).map("".join))
+      .map(lambda t: SAMPLE_BODY[:t[0]] + t[2] + SAMPLE_BODY[t[0] + t[1]:]),
+)
+
+
+@fuzz
+@given(body=EXPOSITIONS, fmt=st.sampled_from(["text", "openmetrics"]),
+       rules=st.sampled_from(sorted(RULESETS)))
+def test_any_exposition_parses_or_is_refused_at_a_line_and_then_lints(body, fmt, rules):
+    from flash_green_ops.metrics import exposition, promlint
+
+    try:
+        parsed = exposition.parse(body.encode("utf-8", errors="replace"), fmt, rules)
+    except exposition.ExpositionError as exc:
+        assert exc.line >= 1 and "\n" not in str(exc)
+        return
+    assert all(isinstance(p.text, str) for p in promlint.lint_families(parsed.families, rules))
 
 
 # -- the crashes of the fuzzing campaign, kept as explicit cases -----------------------------

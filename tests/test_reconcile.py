@@ -126,7 +126,7 @@ def test_an_unreachable_database_fails_every_invariant_with_the_reason(flashgree
     (entry("a", "SELECT 1") + entry("a", "SELECT 2"), "invariant #2 'a': duplicate id (invariant #1 has it too)"),
     ('[[invariant]]\nid = "nosql"\nseverity = "error"\n', "invariant #1 'nosql': missing sql"),
     (entry("sev", "SELECT 1", severity="fatal"), "invariant #1 'sev': unknown severity 'fatal' (known: error, warning)"),
-    ('[[invariant]]\nid = "typo"\nsqll = "SELECT 1"\n', "invariant #1 'typo': unknown key(s) sqll"),
+    ('[[invariant]]\nid = "typo"\nsqll = "SELECT 1"\n', "invariant #1 'typo': unknown key(s) 'sqll'"),
     ('[[invariant]]\nsql = "SELECT 1"\n', "invariant #1: missing or bad id"),
     ("invariant = 3\n", "expected one or more [[invariant]] tables"),
     ("[[invariant]\n", "not valid TOML"),
