@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import sys
 
-from flash_green_ops import cli, preflight, report, settings
+from flash_green_ops import cli, preflight, report, results_metrics, settings
+from flash_green_ops.findings import Status
 
 
 def main(argv=None) -> int:
@@ -16,15 +17,34 @@ def main(argv=None) -> int:
                         help=f"stage to run, repeatable: {', '.join(preflight.STAGES)} "
                              f"(default: {' '.join(preflight.DEFAULT_STAGES)})")
     parser.add_argument("--format", choices=["text", "json"], default="text")
+    settings.add_options(parser.add_argument, results_metrics.OPTIONS)
     args = parser.parse_args(argv)
 
+    where = results_metrics.destinations(args.metrics_out, args.pushgateway)
     ctx = cli.load_context(args)
     findings = preflight.run_stages(ctx, args.stage or preflight.DEFAULT_STAGES)
     if args.format == "json":
         sys.stdout.write(report.render_json(findings, environment=ctx.environment, source=ctx.source.name))
     else:
         sys.stdout.write(report.render_text(findings))
-    return report.exit_code(findings)
+    code = report.exit_code(findings)
+    if where:
+        publish_results(where, findings, ctx, args.metrics_suite or "preflight", code)
+    return code
+
+
+def publish_results(where, findings, ctx, suite: str, code: int) -> None:
+    """--metrics-out / --pushgateway: after the report, so a metrics problem never hides it."""
+    results = [results_metrics.CheckResult(f.check, f.stage, STATUS_OUTCOME[f.status], f.duration)
+               for f in findings]
+    registry = results_metrics.build_registry(results, environment=ctx.environment, suite=suite,
+                                              run_success=code == report.EXIT_OK)
+    results_metrics.publish(where, registry, environment=ctx.environment, suite=suite,
+                            timeout=ctx.settings.http_timeout)
+
+
+STATUS_OUTCOME = {Status.PASS: results_metrics.PASSED, Status.WARN: results_metrics.PASSED,
+                  Status.FAIL: results_metrics.FAILED, Status.SKIP: results_metrics.SKIPPED}
 
 
 def console() -> None:
