@@ -6,10 +6,13 @@ promtool comes from Debian's ``prometheus`` package: without it the promtool tes
 under CI, where a missing promtool fails."""
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 from flash_green_ops.results_metrics import CheckResult, PASSED, build_registry
@@ -86,3 +89,41 @@ def test_the_rules_name_the_issues_alerts_and_only_emitted_families():
                                                  "FlashGreenOpsNightlyResultsAbsent"}
     for rule in rules:
         assert families_in(rule["expr"]) <= emitted_families(), rule["alert"]
+
+
+# -- the Grafana dashboard ------------------------------------------------------------------------
+
+DASHBOARD = REPO / "deploy" / "grafana" / "flash-green-ops.json"
+
+
+def dashboard_queries() -> list[tuple[str, str]]:
+    """(panel title, expr) of every panel's every query, Grafana's variables interpolated as
+    Grafana does it for a multi-value selection."""
+    dashboard = json.loads(DASHBOARD.read_text())
+    queries = [(panel["title"], target["expr"].replace("$environment", "staging|production"))
+               for panel in dashboard["panels"] for target in panel["targets"]]
+    assert all("$" not in expr for _, expr in queries), "a Grafana variable this test does not interpolate"
+    return queries
+
+
+def test_every_dashboard_query_is_promql_naming_only_emitted_families():
+    queries = dashboard_queries()
+    named = set()
+    for title, expr in queries:
+        families = families_in(expr)  # raises on a query that is not PromQL
+        assert families and families <= emitted_families(), f"panel {title!r}: {expr}"
+        named |= families
+    # Per environment: the last run, failing checks, durations: every family is shown.
+    assert named == emitted_families()
+
+
+def test_the_dashboards_environment_variable_reads_an_emitted_family():
+    (variable,) = [v for v in json.loads(DASHBOARD.read_text())["templating"]["list"] if v["name"] == "environment"]
+    match = re.fullmatch(r"label_values\((\w+), environment\)", variable["query"]["query"])
+    assert match and match.group(1) in emitted_families()
+
+
+def test_a_query_naming_an_unknown_family_or_bad_promql_is_caught():
+    assert families_in('flash_green_ops_check_succes{environment="staging"}') - emitted_families()
+    with pytest.raises(ValueError):
+        families_in("sum(flash_green_ops_check_success")
