@@ -50,3 +50,7 @@ STATUS_OUTCOME = {Status.PASS: results_metrics.PASSED, Status.WARN: results_metr
 def console() -> None:
     """The ``flash-green-preflight`` console script (and scripts/preflight_check.py)."""
     sys.exit(cli.run(main))
+
+
+if __name__ == "__main__":  # python -m flash_green_ops.commands.preflight (the entrypoint's phase)
+    console()
