@@ -264,3 +264,14 @@ def test_pytest_rejects_an_unusable_metrics_path_as_a_usage_error(pytester, tmp_
     result = run_ops_tests(pytester, "-m", "env", "--metrics-out", str(tmp_path / "missing" / "x.prom"))
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--metrics-out */missing/x.prom: directory */missing does not exist"])
+
+
+def test_under_xdist_the_controller_writes_one_file_with_every_workers_items(pytester, tmp_path):
+    out = tmp_path / "nightly.prom"
+    result = run_ops_tests(pytester, "-n", "2", "-m", "env", "--env-file", str(env_file(tmp_path)),
+                           "--metrics-out", str(out))
+    result.assert_outcomes(passed=17, skipped=2)
+    text = assert_clean(out)
+    assert len(series(text, "flash_green_ops_check_success", step="env", environment="staging")) == 17
+    assert series(text, "flash_green_ops_check_success", check="env.api-key") == [1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nightly.prom", "staging.env"]
