@@ -55,18 +55,26 @@ cp "$base" "$tarball.partial"
 stage="$(mktemp -d)"
 # (Replaces make_rootfs's trap: its root filesystem, if this run made one, goes too.)
 trap 'rm -rf "$stage" "$tarball.partial"; [ -z "${rootfs:-}" ] || rm -rf --one-file-system "$rootfs"' EXIT
-mkdir -p "$stage/opt/flash-green-ops"
+mkdir -p "$stage/opt/flash-green-ops" "$stage/usr/local/bin"
 (cd "$repo" && cp --parents "${project[@]}" "$stage/opt/flash-green-ops/")
+# The commands the Dockerfile's image has (python:3.11-slim's python, pip's console scripts),
+# so the Kubernetes manifests' commands run here unchanged.
+ln -s /usr/bin/python3 "$stage/usr/local/bin/python"
+for command in pytest:pytest flash-green-preflight:flash_green_ops.commands.preflight \
+	flash-green-entrypoint:flash_green_ops.commands.entrypoint; do
+	printf '#!/bin/sh\nexec python3 -m %s "$@"\n' "${command#*:}" > "$stage/usr/local/bin/${command%%:*}"
+	chmod 0755 "$stage/usr/local/bin/${command%%:*}"
+done
 # Named as the base names its entries (./...), and without /opt/flash-green-ops itself, which the
 # base holds already: docker import refuses an archive with a path twice.
-(cd "$stage" && find ./opt/flash-green-ops -mindepth 1 -print0 | sort -z) |
+(cd "$stage" && find ./opt/flash-green-ops ./usr/local/bin -mindepth 1 -print0 | sort -z) |
 	tar --numeric-owner --owner=0 --group=0 -C "$stage" --no-recursion --null -T - -rf "$tarball.partial"
 mv "$tarball.partial" "$tarball"
 find "$cache" -maxdepth 1 -name "suite-$suite-*.tar" ! -name "${tarball##*/}" -delete
 
 import_image "$tarball" "$tag" "$key" \
 	'ENV PYTHONPATH=/opt/flash-green-ops/lib:/opt/flash-green-ops' \
-	'ENV PATH=/opt/flash-green-ops/lib/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+	'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
 	'ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PYTEST_ADDOPTS="-p no:cacheprovider" LANG=C.UTF-8' \
 	'WORKDIR /opt/flash-green-ops' \
 	'USER 10001:10001' \

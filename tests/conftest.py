@@ -15,7 +15,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 SCRIPTS = REPO / "scripts"
 
-pytest_plugins = ["pytester", "tests.pg_fixtures", "tests.backup_fixtures"]
+pytest_plugins = ["pytester", "tests.pg_fixtures", "tests.backup_fixtures", "tests.pushgateway_fixtures"]
 
 
 def run_script(name: str, *args: str, timeout: float = 120, env: dict | None = None,

@@ -16,10 +16,10 @@ from flash_green_ops.metrics.exposition import parse
 from flash_green_ops.metrics.promlint import lint_text
 from flash_green_ops.results_metrics import FAILED, PASSED, SKIPPED, CheckResult, build_registry
 from fixtures.pushgateway import Pushgateway
-from fixtures.services import ServiceUnavailable
 from tests.conftest import (assert_no_secrets, closed_port, port_is_free, run_ops_tests, run_script,
                             skip_unless_ci)
 from tests.pg_fixtures import process_alive
+from tests.pushgateway_fixtures import gateway_metrics
 from tests.test_envspec import STAGING
 
 STAGING_SECRETS = ["k-3f9a7c1e5b", "pw-8d7e6f", "hvs.tok-1a2b3c4d"]  # STAGING's API key, password, token
@@ -60,25 +60,6 @@ def env_file(tmp_path: Path, text: str = STAGING) -> Path:
     path = tmp_path / "staging.env"
     path.write_text(text)
     return path
-
-
-@pytest.fixture(scope="module")
-def pushgateway(tmp_path_factory):
-    try:
-        gateway = Pushgateway(tmp_path_factory.mktemp("pushgateway"))
-    except ServiceUnavailable as exc:
-        skip_unless_ci(str(exc))
-    try:
-        gateway.start()
-        yield gateway
-    finally:
-        gateway.stop()
-
-
-def gateway_metrics(gateway: Pushgateway) -> str:
-    response = requests.get(f"{gateway.url}/metrics", timeout=10)
-    response.raise_for_status()
-    return response.text
 
 
 # -- the families -------------------------------------------------------------------------------

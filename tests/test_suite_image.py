@@ -81,3 +81,47 @@ def test_the_images_preflight_exits_1_naming_the_failing_check(postgres_env):
     assert result.returncode == 1, result.stdout + result.stderr
     assert "FAIL db.reachable" in result.stdout and "password authentication failed" in result.stdout
     assert_no_secrets([password], result.stdout, result.stderr)
+
+
+def test_the_nightly_cronjobs_command_runs_in_the_image_as_its_pod_would(postgres_env, tmp_path, pushgateway):
+    """deploy/kubernetes/nightly-staging.yaml's container, its command unchanged but for the
+    Pushgateway's address: the env file and the results volume mounted where the pod has them,
+    the image's non-root user writing JUnit and metrics, and the push read back."""
+    import yaml
+
+    from fixtures.services import write_env_file
+    from flash_green_ops.metrics.promlint import lint_text
+    from tests.pushgateway_fixtures import gateway_metrics
+    from tests.test_deploy_kubernetes import KUBERNETES, pod_spec
+    from tests.test_results_metrics import series
+
+    (cronjob, _pvc) = yaml.safe_load_all((KUBERNETES / "nightly-staging.yaml").read_text())
+    (container,) = pod_spec(cronjob)["containers"]
+    argv = list(container["command"])
+    argv[argv.index("--pushgateway") + 1] = pushgateway.url
+    env_dir, results = tmp_path / "env", tmp_path / "results"
+    env_dir.mkdir()
+    results.mkdir(mode=0o777)
+    results.chmod(0o777)  # the pod's fsGroup makes the volume the user's; here: anyone's
+    env_file = write_env_file(env_dir / "env", postgres_env, "the nightly pod's env file")
+    env_file.chmod(0o644)
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    result = subprocess.run(
+        ["docker", "run", "--rm", "--network", "host", "-v", f"{env_dir}:{mounts['env-file']}:ro",
+         "-v", f"{results}:{mounts['results']}", "--entrypoint", argv[0], SUITE_IMAGE, *argv[1:]],
+        capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    # No Flash Green service runs here: its metrics checks fail; the database's pass.
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "FAILED ops_tests/test_metrics.py::test_metrics[metrics.scrape]" in result.stdout
+    assert sorted(p.name for p in results.iterdir()) == ["nightly-staging.prom", "nightly-staging.xml"]
+    text = (results / "nightly-staging.prom").read_text()
+    assert lint_text(text) == []
+    labels = {"environment": "staging"}
+    assert series(text, "flash_green_ops_check_success", check="db.reachable", step="db", **labels) == [1]
+    assert series(text, "flash_green_ops_check_success", check="metrics.scrape", step="metrics", **labels) == [0]
+    assert series(text, "flash_green_ops_run_success", suite="nightly", **labels) == [0]
+    pushed = gateway_metrics(pushgateway)
+    assert series(pushed, "flash_green_ops_check_success", check="db.reachable", job="nightly", **labels) == [1]
+    password = urlsplit(postgres_env["DATABASE_URL"]).password
+    assert_no_secrets([postgres_env["API_KEY"], password], result.stdout, result.stderr,
+                      results / "nightly-staging.prom", results / "nightly-staging.xml")
