@@ -43,6 +43,7 @@ OPTIONS = (
 class CheckResult:
     check: str
     step: str
+    environment: str
     outcome: str  # PASSED, FAILED or SKIPPED
     duration: float = 0.0
 
@@ -88,9 +89,10 @@ def outcome_of(statuses: Iterable[str]) -> str:
     return FAILED if FAILED in statuses else PASSED if PASSED in statuses else SKIPPED
 
 
-def build_registry(results: Iterable[CheckResult], *, environment: str, suite: str, run_success: bool,
+def build_registry(results: Iterable[CheckResult], *, runs: dict[str, bool], suite: str,
                    finished: float | None = None):
-    """The four families in a fresh CollectorRegistry (nothing of the process's own metrics)."""
+    """The four families in a fresh CollectorRegistry (nothing of the process's own metrics):
+    ``runs`` maps each environment of the run to whether its run passed."""
     from prometheus_client import CollectorRegistry, Gauge
 
     registry = CollectorRegistry()
@@ -98,45 +100,54 @@ def build_registry(results: Iterable[CheckResult], *, environment: str, suite: s
     success = Gauge(f"{PREFIX}_check_success", "Whether the check passed (1) or failed (0); skipped "
                     "checks are absent.", labels, registry=registry)
     duration = Gauge(f"{PREFIX}_check_duration_seconds", "How long the check took.", labels, registry=registry)
-    env = redact.mask(environment)
     # A check reported more than once (a step's findings, pytest's phases) is one series.
     by_key: dict[tuple[str, str, str], list[CheckResult]] = {}
     for result in results:
-        by_key.setdefault((redact.mask(result.check), redact.mask(result.step), env), []).append(result)
+        key = (redact.mask(result.check), redact.mask(result.step), redact.mask(result.environment))
+        by_key.setdefault(key, []).append(result)
     for key, same in by_key.items():
         outcome = outcome_of(r.outcome for r in same)
         if outcome == SKIPPED:
             continue
         success.labels(*key).set(1 if outcome == PASSED else 0)
         duration.labels(*key).set(sum(max(r.duration, 0.0) for r in same))
-    run_labels = {"environment": env, "suite": redact.mask(suite)}
-    Gauge(f"{PREFIX}_run_success", "Whether the run passed (exit code 0).", run_labels.keys(),
-          registry=registry).labels(**run_labels).set(1 if run_success else 0)
-    Gauge(f"{PREFIX}_last_run_timestamp_seconds", "When the run ended (Unix time), whatever its result.",
-          run_labels.keys(), registry=registry).labels(**run_labels).set(time.time() if finished is None else finished)
+    labels = ("environment", "suite")
+    success = Gauge(f"{PREFIX}_run_success", "Whether the run passed (exit code 0).", labels, registry=registry)
+    ended = Gauge(f"{PREFIX}_last_run_timestamp_seconds", "When the run ended (Unix time), whatever its result.",
+                  labels, registry=registry)
+    for environment, passed in runs.items():
+        key = (redact.mask(environment), redact.mask(suite))
+        success.labels(*key).set(1 if passed else 0)
+        ended.labels(*key).set(time.time() if finished is None else finished)
     return registry
 
 
-def publish(where: Destinations, registry, *, environment: str, suite: str, timeout: float = 10.0) -> None:
-    """Write the file, then push; an OpsError (one masked line) names what could not be done."""
+def publish(where: Destinations, results: list[CheckResult], *, runs: dict[str, bool], suite: str,
+            timeout: float = 10.0) -> None:
+    """Write every environment's results to the file, then push each environment's to its group;
+    an OpsError (one masked line) names what could not be done."""
     from prometheus_client import push_to_gateway, write_to_textfile
 
+    finished = time.time()
     if where.metrics_out:
         try:
-            write_to_textfile(str(where.metrics_out), registry)
+            write_to_textfile(str(where.metrics_out), build_registry(results, runs=runs, suite=suite,
+                                                                     finished=finished))
         except OSError as exc:
             raise OpsError(redact.mask(f"could not write --metrics-out {where.metrics_out}: "
                                        f"{exc.strerror or exc}")) from None
     if where.pushgateway:
-        grouping = {"environment": redact.mask(environment)}
         url, handler = _gateway_and_handler(where.pushgateway)
-        try:
-            push_to_gateway(url, job=redact.mask(suite), registry=registry, grouping_key=grouping,
-                            timeout=timeout, handler=handler)
-        except Exception as exc:  # urllib's URLError/HTTPError, a timeout: one line, never a traceback
-            reason = getattr(exc, "reason", None) or exc
-            raise OpsError(redact.mask(f"could not push to --pushgateway {where.pushgateway}: "
-                                       f"{type(exc).__name__}: {reason}")) from None
+        for environment, passed in runs.items():
+            registry = build_registry([r for r in results if r.environment == environment],
+                                      runs={environment: passed}, suite=suite, finished=finished)
+            try:
+                push_to_gateway(url, job=redact.mask(suite), registry=registry, timeout=timeout, handler=handler,
+                                grouping_key={"environment": redact.mask(environment)})
+            except Exception as exc:  # urllib's URLError/HTTPError, a timeout: one line, never a traceback
+                reason = getattr(exc, "reason", None) or exc
+                raise OpsError(redact.mask(f"could not push to --pushgateway {where.pushgateway}: "
+                                           f"{type(exc).__name__}: {reason}")) from None
 
 
 def _gateway_and_handler(url: str):

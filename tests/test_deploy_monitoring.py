@@ -25,7 +25,7 @@ RULES_TESTS = PROMETHEUS / "flash-green-ops.rules.test.yml"
 
 def emitted_families() -> set[str]:
     """The families the suite writes and pushes (from the code that builds them)."""
-    registry = build_registry([CheckResult("c", "s", PASSED)], environment="e", suite="s", run_success=True)
+    registry = build_registry([CheckResult("c", "s", "e", PASSED)], runs={"e": True}, suite="s")
     return {family.name for family in registry.collect()}
 
 

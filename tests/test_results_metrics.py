@@ -67,11 +67,12 @@ def env_file(tmp_path: Path, text: str = STAGING) -> Path:
 def test_skips_are_left_out_failures_are_0_and_a_check_seen_twice_is_one_series():
     from prometheus_client import generate_latest
 
-    results = [CheckResult("db.reachable", "db", PASSED, 0.5), CheckResult("db.tls", "db", FAILED, 0.25),
-               CheckResult("db.alembic", "db", SKIPPED, 0.1),
-               CheckResult("db.tls", "db", PASSED, 0.25)]  # a failure wins over a pass of the same check
-    text = generate_latest(build_registry(results, environment="staging", suite="nightly",
-                                          run_success=False, finished=1700000000)).decode()
+    results = [CheckResult("db.reachable", "db", "staging", PASSED, 0.5),
+               CheckResult("db.tls", "db", "staging", FAILED, 0.25),
+               CheckResult("db.alembic", "db", "staging", SKIPPED, 0.1),
+               CheckResult("db.tls", "db", "staging", PASSED, 0.25)]  # a failure wins over a pass of the same check
+    text = generate_latest(build_registry(results, runs={"staging": False}, suite="nightly",
+                                          finished=1700000000)).decode()
     assert series(text, "flash_green_ops_check_success", check="db.reachable", step="db",
                   environment="staging") == [1]
     assert series(text, "flash_green_ops_check_success", check="db.tls") == [0]
@@ -87,9 +88,9 @@ def test_no_label_value_holds_a_registered_secret(tmp_path):
 
     secret = "lbl-secret-5e6f7a8b"
     redact.register(secret)
-    results = [CheckResult(f"env.{secret}", f"step-{secret}", PASSED, 1.0)]
+    results = [CheckResult(f"env.{secret}", f"step-{secret}", f"e-{secret}", PASSED, 1.0)]
     path = tmp_path / "ops.prom"
-    write_to_textfile(str(path), build_registry(results, environment=f"e-{secret}", suite=secret, run_success=True))
+    write_to_textfile(str(path), build_registry(results, runs={f"e-{secret}": True}, suite=secret))
     assert_no_secrets([secret], path)
     assert series(path.read_text(), "flash_green_ops_check_success", check="env.***", step="step-***",
                   environment="e-***") == [1]

@@ -35,11 +35,9 @@ def main(argv=None) -> int:
 
 def publish_results(where, findings, ctx, suite: str, code: int) -> None:
     """--metrics-out / --pushgateway: after the report, so a metrics problem never hides it."""
-    results = [results_metrics.CheckResult(f.check, f.stage, STATUS_OUTCOME[f.status], f.duration)
+    results = [results_metrics.CheckResult(f.check, f.stage, ctx.environment, STATUS_OUTCOME[f.status], f.duration)
                for f in findings]
-    registry = results_metrics.build_registry(results, environment=ctx.environment, suite=suite,
-                                              run_success=code == report.EXIT_OK)
-    results_metrics.publish(where, registry, environment=ctx.environment, suite=suite,
+    results_metrics.publish(where, results, runs={ctx.environment: code == report.EXIT_OK}, suite=suite,
                             timeout=ctx.settings.http_timeout)
 
 
