@@ -15,7 +15,8 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 SCRIPTS = REPO / "scripts"
 
-pytest_plugins = ["pytester", "tests.pg_fixtures", "tests.backup_fixtures", "tests.flashgreen_fixtures"]
+pytest_plugins = ["pytester", "tests.pg_fixtures", "tests.backup_fixtures", "tests.flashgreen_fixtures",
+                   "tests.pushgateway_fixtures"]
 
 
 def pytest_report_header(config):

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import sys
 
-from flash_green_ops import cli, preflight, settings
+from flash_green_ops import cli, preflight, report, results_metrics, settings
+from flash_green_ops.findings import Status
 
 
 def main(argv=None) -> int:
@@ -22,8 +23,10 @@ def main(argv=None) -> int:
     parser.add_argument("--only", action="append", default=[], metavar="CHECK_ID",
                         help="run only this check (repeatable)")
     cli.add_retry_options(parser)
+    settings.add_options(parser.add_argument, results_metrics.OPTIONS)
     args = parser.parse_args(argv)
 
+    where = results_metrics.destinations(args.metrics_out, args.pushgateway)
     ctx = cli.load_context(args)
     selection = preflight.select_checks(ctx.contract, args.skip, args.only)
 
@@ -34,9 +37,28 @@ def main(argv=None) -> int:
         return preflight.run_stages(ctx, args.stage or preflight.DEFAULT_STAGES, selection)
 
     findings = cli.with_retries(attempt, args)
-    return cli.write_report(findings, args, ctx, "preflight")
+    code = cli.write_report(findings, args, ctx, "preflight")
+    if where:
+        publish_results(where, findings, ctx, args.metrics_suite or "preflight", code)
+    return code
+
+
+def publish_results(where, findings, ctx, suite: str, code: int) -> None:
+    """--metrics-out / --pushgateway: after the report, so a metrics problem never hides it."""
+    results = [results_metrics.CheckResult(f.check, f.stage, ctx.environment, STATUS_OUTCOME[f.status], f.duration)
+               for f in findings]
+    results_metrics.publish(where, results, runs={ctx.environment: code == report.EXIT_OK}, suite=suite,
+                            timeout=ctx.settings.http_timeout)
+
+
+STATUS_OUTCOME = {Status.PASS: results_metrics.PASSED, Status.WARN: results_metrics.PASSED,
+                  Status.FAIL: results_metrics.FAILED, Status.SKIP: results_metrics.SKIPPED}
 
 
 def console() -> None:
     """The ``flash-green-preflight`` console script (and scripts/preflight_check.py)."""
     sys.exit(cli.run(main))
+
+
+if __name__ == "__main__":  # python -m flash_green_ops.commands.preflight (the entrypoint's phase)
+    console()
