@@ -20,9 +20,9 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
-from flash_green_ops import redact
+from flash_green_ops import redact, urls
 from flash_green_ops.errors import OpsError, UsageError
 from flash_green_ops.settings import Option
 
@@ -76,9 +76,14 @@ def destinations(metrics_out: str | None, pushgateway: str | None) -> Destinatio
             raise UsageError(f"--metrics-out {redact.mask(path)}: directory {redact.mask(path.parent)} "
                              f"is not writable")
     if pushgateway:
-        parts = urlsplit(pushgateway)
-        redact.register(parts.password)  # http://user:password@host: the password never printed
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        password = urls.password_of(pushgateway)  # http://user:password@host: never printed
+        redact.register_all([password, unquote(password or "")])
+        try:
+            parts = urls.split(pushgateway)
+            parts.port  # noqa: B018 - parsing the port is the check
+        except ValueError:
+            parts = None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
             raise UsageError(f"--pushgateway {redact.mask(pushgateway)!r} is not an http(s)://host[:port] URL")
     return Destinations(path, pushgateway or None)
 
@@ -156,7 +161,7 @@ def _gateway_and_handler(url: str):
     as part of the host name)."""
     from prometheus_client.exposition import basic_auth_handler, default_handler
 
-    parts = urlsplit(url)
+    parts = urls.split(url)
     if parts.username is None:
         return url, default_handler
     netloc = parts.netloc.rpartition("@")[2]
