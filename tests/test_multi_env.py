@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from flash_green_ops.contract import load_contract
 from tests.conftest import run_ops_tests
 from tests.pushgateway_fixtures import gateway_metrics
 from tests.test_envspec import PRODUCTION, STAGING, edit
@@ -14,6 +15,8 @@ from tests.test_results_metrics import assert_clean, series
 
 # The production file without API_KEY: env.api-key fails in production alone.
 BROKEN_PRODUCTION = edit(PRODUCTION, API_KEY=None)
+RULES = len(load_contract().rules)  # one env item per rule and environment
+STAGING_RULES = RULES - 2  # the two production-only rules skip on staging
 
 
 @pytest.fixture
@@ -21,13 +24,15 @@ def env_files(tmp_path):
     staging, production = tmp_path / "staging.env", tmp_path / "production.env"
     staging.write_text(STAGING)
     production.write_text(BROKEN_PRODUCTION)
+    for path in (staging, production):
+        path.chmod(0o600)  # as operators keep them (env.file-permissions)
     return ["--env-file", str(staging), "--env-file", str(production)]
 
 
 def test_every_item_runs_once_per_environment_named_in_its_id(pytester, env_files):
     result = run_ops_tests(pytester, "-m", "env", "-v", *env_files)
     outcomes = result.parseoutcomes()
-    assert outcomes["passed"] + outcomes["failed"] + outcomes.get("skipped", 0) == 2 * 19
+    assert outcomes["passed"] + outcomes["failed"] + outcomes.get("skipped", 0) == 2 * RULES
     result.stdout.fnmatch_lines(["*test_env[[]env.api-key-staging[]] PASSED*",
                                  "*test_env[[]env.api-key-production[]] FAILED*"])
     assert result.ret == 1
@@ -57,10 +62,10 @@ def test_under_xdist_one_junit_file_holds_both_environments(pytester, env_files,
                            "--metrics-out", str(out))
     assert result.ret == 1
     names = [case.get("name") for case in ET.parse(junit).iter("testcase")]
-    assert len(names) == 2 * 19
+    assert len(names) == 2 * RULES
     assert "test_env[env.api-key-staging]" in names and "test_env[env.api-key-production]" in names
     text = assert_clean(out)
-    assert len(series(text, "flash_green_ops_check_success", environment="staging")) == 17
+    assert len(series(text, "flash_green_ops_check_success", environment="staging")) == STAGING_RULES
     assert series(text, "flash_green_ops_check_success", check="env.api-key", environment="production") == [0]
 
 
@@ -68,8 +73,10 @@ def test_two_files_of_the_same_environment_are_named_by_file(pytester, tmp_path)
     first, second = tmp_path / "eu.env", tmp_path / "us.env"
     first.write_text(STAGING)
     second.write_text(STAGING)
+    first.chmod(0o600)
+    second.chmod(0o600)
     result = run_ops_tests(pytester, "-m", "env", "-v", "--env-file", str(first), "--env-file", str(second))
-    result.assert_outcomes(passed=34, skipped=4)
+    result.assert_outcomes(passed=2 * STAGING_RULES, skipped=4)
     result.stdout.fnmatch_lines(["*test_env[[]env.api-key-eu.env[]] PASSED*", "*test_env[[]env.api-key-us.env[]] PASSED*"])
 
 
