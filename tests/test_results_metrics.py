@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from flash_green_ops import redact
+from flash_green_ops.contract import load_contract
 from flash_green_ops.metrics.exposition import parse
 from flash_green_ops.metrics.promlint import lint_text
 from flash_green_ops.results_metrics import FAILED, PASSED, SKIPPED, CheckResult, build_registry
@@ -25,6 +26,9 @@ from tests.test_envspec import STAGING
 STAGING_SECRETS = ["k-3f9a7c1e5b", "pw-8d7e6f", "hvs.tok-1a2b3c4d"]  # STAGING's API key, password, token
 FAMILIES = {"flash_green_ops_check_success", "flash_green_ops_check_duration_seconds",
             "flash_green_ops_run_success", "flash_green_ops_last_run_timestamp_seconds"}
+
+# The env stage on a staging file: one check per rule, the two production-only rules skipped.
+STAGING_RULES = len(load_contract().rules) - 2
 
 
 def samples(text: str) -> dict[tuple[str, tuple], float]:
@@ -146,7 +150,7 @@ def test_a_file_that_cannot_be_written_is_one_line_and_exit_1_after_the_report(t
     result = run_script("preflight_check.py", "--stage", "env", "--env-file", env_file(tmp_path),
                         "--metrics-out", "/proc/flash-green-ops.prom")
     assert result.returncode == 1
-    assert result.stdout.splitlines()[-1] == "preflight: 17 passed, 0 failed, 2 skipped"
+    assert result.stdout.splitlines()[-1] == f"preflight: {STAGING_RULES} passed, 0 failed, 2 skipped"
     assert result.stderr.startswith("preflight_check.py: could not write --metrics-out /proc/flash-green-ops.prom: ")
     assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["staging.env"]
@@ -161,7 +165,7 @@ def test_preflight_pushes_to_a_real_pushgateway_grouped_by_job_and_environment(t
     assert series(text, "flash_green_ops_check_success", check="env.api-key", step="env", **group) == [1]
     assert series(text, "flash_green_ops_check_success", check="env.database-tls") == []
     assert series(text, "flash_green_ops_run_success", suite="preflight", **group) == [1]
-    assert len(series(text, "flash_green_ops_check_duration_seconds", **group)) == 17
+    assert len(series(text, "flash_green_ops_check_duration_seconds", **group)) == STAGING_RULES
     assert_no_secrets(STAGING_SECRETS, text)
 
     # The next run replaces the group: a check that now fails reads 0, the run 0.
@@ -180,7 +184,7 @@ def test_an_unreachable_pushgateway_is_one_line_and_exit_1_without_its_password(
     result = run_script("preflight_check.py", "--stage", "env", "--env-file", env_file(tmp_path),
                         "--pushgateway", url, "--http-timeout", "3")
     assert result.returncode == 1
-    assert result.stdout.splitlines()[-1] == "preflight: 17 passed, 0 failed, 2 skipped"
+    assert result.stdout.splitlines()[-1] == f"preflight: {STAGING_RULES} passed, 0 failed, 2 skipped"
     assert "could not push to --pushgateway http://ops:***@127.0.0.1:" in result.stderr
     assert "Connection refused" in result.stderr and len(result.stderr.splitlines()) == 1
     assert_no_secrets([password], result.stdout, result.stderr)
@@ -212,10 +216,10 @@ def test_pytest_writes_and_pushes_each_items_outcome_by_check_and_step(pytester,
     out = tmp_path / "nightly.prom"
     result = run_ops_tests(pytester, "-m", "env", "--env-file", str(env_file(tmp_path)), "--metrics-out",
                            str(out), "--pushgateway", pushgateway.url, "--metrics-suite", "nightly")
-    result.assert_outcomes(passed=17, skipped=2)
+    result.assert_outcomes(passed=STAGING_RULES, skipped=2)
     text = assert_clean(out)
     labels = {"environment": "staging", "step": "env"}
-    assert len(series(text, "flash_green_ops_check_success", **labels)) == 17  # the 2 skips absent
+    assert len(series(text, "flash_green_ops_check_success", **labels)) == STAGING_RULES  # the 2 skips absent
     assert series(text, "flash_green_ops_check_success", check="env.api-key", **labels) == [1]
     assert series(text, "flash_green_ops_check_success", check="env.database-tls") == []
     assert series(text, "flash_green_ops_run_success", environment="staging", suite="nightly") == [1]
@@ -230,14 +234,14 @@ def test_pytest_reports_a_failing_item_as_0_and_a_lost_push_as_exit_1(pytester, 
     out = tmp_path / "nightly.prom"
     broken = env_file(tmp_path, STAGING.replace("API_KEY=k-3f9a7c1e5b\n", ""))
     result = run_ops_tests(pytester, "-m", "env", "--env-file", str(broken), "--metrics-out", str(out))
-    result.assert_outcomes(passed=16, failed=1, skipped=2)
+    result.assert_outcomes(passed=STAGING_RULES - 1, failed=1, skipped=2)
     text = assert_clean(out)
     assert series(text, "flash_green_ops_check_success", check="env.api-key", step="env") == [0]
     assert series(text, "flash_green_ops_run_success", suite="ops_tests") == [0]
 
     result = run_ops_tests(pytester, "-m", "env", "--env-file", str(env_file(tmp_path)),
                            "--pushgateway", f"http://127.0.0.1:{closed_port()}")
-    result.assert_outcomes(passed=17, skipped=2)
+    result.assert_outcomes(passed=STAGING_RULES, skipped=2)
     assert result.ret == 1
     result.stdout.fnmatch_lines(["flash-green-ops results: could not push to --pushgateway *Connection refused*"])
 
@@ -252,8 +256,8 @@ def test_under_xdist_the_controller_writes_one_file_with_every_workers_items(pyt
     out = tmp_path / "nightly.prom"
     result = run_ops_tests(pytester, "-n", "2", "-m", "env", "--env-file", str(env_file(tmp_path)),
                            "--metrics-out", str(out))
-    result.assert_outcomes(passed=17, skipped=2)
+    result.assert_outcomes(passed=STAGING_RULES, skipped=2)
     text = assert_clean(out)
-    assert len(series(text, "flash_green_ops_check_success", step="env", environment="staging")) == 17
+    assert len(series(text, "flash_green_ops_check_success", step="env", environment="staging")) == STAGING_RULES
     assert series(text, "flash_green_ops_check_success", check="env.api-key") == [1]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["nightly.prom", "staging.env"]
