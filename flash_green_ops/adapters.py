@@ -23,7 +23,7 @@ import ssl
 import time
 from dataclasses import replace
 
-from flash_green_ops import endpoints, redact
+from flash_green_ops import endpoints, redact, urls
 from flash_green_ops.context import RunContext
 from flash_green_ops.contract import Contract
 from flash_green_ops.endpoints import Adapter
@@ -170,7 +170,7 @@ def _cafile(ctx: RunContext) -> tuple[str | None, str]:
 
 
 def _live_feed(ctx: RunContext, adapter: Adapter, url: str, target: endpoints.HostPort) -> Finding:
-    check, label, shown = f"{STAGE}.{adapter.name}", _label(ctx, adapter), endpoints.display_url(url)
+    check, label, shown = f"{STAGE}.{adapter.name}", _label(ctx, adapter), urls.display_url(url)
     cafile, ca = _cafile(ctx)
     timeout = ctx.settings.http_timeout
     if target.scheme in ("ws", "wss"):
@@ -192,7 +192,7 @@ def _http_answers(check, label, url, shown, target, cafile, ca, timeout) -> Find
 
 
 def _api(ctx: RunContext, adapter: Adapter, url: str, target: endpoints.HostPort) -> Finding:
-    check, label, shown = f"{STAGE}.{adapter.name}", _label(ctx, adapter), endpoints.display_url(url)
+    check, label, shown = f"{STAGE}.{adapter.name}", _label(ctx, adapter), urls.display_url(url)
     if target.scheme in ("ws", "wss"):
         return _live_feed(ctx, adapter, url, target)
     resolve(target.host)
@@ -260,7 +260,7 @@ def _web3(ctx: RunContext, adapter: Adapter, url: str, target: endpoints.HostPor
                       f"--web3-max-block-age {limit:g} s: the node is not synced (or the chain is halted)",
                       where(adapter.url_key))
     facts.append(f"latest block #{number} {max(age, 0):.0f} s old")
-    return passed(check, f"{label}: {endpoints.display_url(url)} answers JSON-RPC: {'; '.join(facts)}",
+    return passed(check, f"{label}: {urls.display_url(url)} answers JSON-RPC: {'; '.join(facts)}",
                   where(adapter.url_key))
 
 
@@ -283,7 +283,7 @@ def check_adapter(ctx: RunContext, adapter: Adapter) -> Finding:
     try:
         finding = CHECKERS[adapter.name](ctx, adapter, url, target)
     except ProbeError as exc:
-        return failed(check, f"{_label(ctx, adapter)}: {endpoints.display_url(url)}: {exc}", where(adapter.url_key))
+        return failed(check, f"{_label(ctx, adapter)}: {urls.display_url(url)}: {exc}", where(adapter.url_key))
     return finding if finding.where else replace(finding, where=where(adapter.url_key))
 
 

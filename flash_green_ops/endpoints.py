@@ -6,8 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from flash_green_ops import redact
-
 # The contract's true values (flash_green_ops/contract.toml, rule adapter-flags); anything else,
 # empty or absent, is false.
 TRUE = {"true", "1", "yes", "on"}
@@ -76,13 +74,3 @@ def host_port(url: str) -> HostPort:
     except ValueError:
         raise ValueError("its port is not a number 1-65535") from None
     return HostPort(scheme, parts.hostname, port)
-
-
-def display_url(url: str) -> str:
-    """``url`` without user:password@ (for messages)."""
-    parts = urlsplit(url)
-    if redact.hides_userinfo(url):
-        return f"{parts.scheme}://{redact.MASK}"
-    if "@" in parts.netloc:
-        parts = parts._replace(netloc=parts.netloc.rpartition("@")[2])
-    return redact.mask(parts.geturl())

@@ -5,7 +5,9 @@ Messages name the fault and never quote the value, which may hold a password.
 """
 from __future__ import annotations
 
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
+
+from flash_green_ops import redact
 
 # ``urlsplit`` raises ValueError on one fault only: square brackets in the host part that do not
 # hold an IPv6 address (``http://[::1/x``, ``http://[db]/``).
@@ -52,3 +54,19 @@ def unencoded_in_password(url: str) -> str:
     if "=" in password.partition("?")[2]:  # "host:port/db?key=a@b": an "@" in a query value
         return ""
     return "".join(c for c in RESERVED + "@" if c in password)
+
+
+def display_url(url: str) -> str:
+    """``url`` without user:password@ and with every registered secret masked, for messages."""
+    try:
+        parts = split(url)
+    except ValueError:
+        return "(a URL that does not parse)"
+    if redact.hides_userinfo(url):
+        # urllib cannot tell where the password ends (an unescaped '/', '?' or '#' in it), so
+        # no part after the scheme can be shown safely.
+        return f"{parts.scheme}://{redact.MASK}"
+    if "@" not in parts.netloc:
+        return redact.mask(url)
+    # Drop everything up to the last "@": parts.port would raise on a port out of range.
+    return redact.mask(urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])))

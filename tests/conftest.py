@@ -147,3 +147,18 @@ def skip_unless_ci(reason: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"CI is set, so this must run: {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+@contextmanager
+def docker_engine():
+    """A docker client to the engine, closed on exit; without an engine, skipped outside CI."""
+    from fixtures import containers
+
+    problem = containers.docker_engine_problem()
+    if problem:
+        skip_unless_ci(f"needs a Docker engine: {problem}")
+    client = containers.engine_client()
+    try:
+        yield client
+    finally:
+        client.close()

@@ -22,6 +22,7 @@ import os
 import shutil
 import tempfile
 import textwrap
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -82,10 +83,11 @@ class PgDatabase:
         return psycopg.connect(self.url(), **kwargs)
 
 
-@pytest.fixture(scope="session")
-def pg_cluster(pytestconfig):
-    """One throwaway PostgreSQL for the session (removed at the end, also on Ctrl-C)."""
-    cluster = LocalCluster(pytestconfig.getoption("pg_bin_dir", None), ssl=shutil.which("openssl") is not None)
+@contextmanager
+def throwaway_cluster(pytestconfig, ssl: bool):
+    """A started LocalCluster, stopped and removed on exit (also on Ctrl-C); without PostgreSQL's
+    binaries, skipped outside CI."""
+    cluster = LocalCluster(pytestconfig.getoption("pg_bin_dir", None), ssl=ssl)
     try:
         cluster.start()
     except BinariesNotFound as exc:
@@ -94,6 +96,13 @@ def pg_cluster(pytestconfig):
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster(pytestconfig):
+    """One throwaway PostgreSQL for the session."""
+    with throwaway_cluster(pytestconfig, ssl=shutil.which("openssl") is not None) as cluster:
+        yield cluster
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from fixtures import containers
-from tests.conftest import REPO, assert_no_secrets, run_ops_tests, skip_unless_ci
+from tests.conftest import REPO, assert_no_secrets, docker_engine, run_ops_tests, skip_unless_ci
 
 POSTGRES_IMAGE = os.environ.get("FLASHGREEN_POSTGRES_IMAGE", "flashgreen/postgres:15-local")
 MOTO_IMAGE = os.environ.get("FLASHGREEN_MOTO_IMAGE", "flashgreen/moto:5.0.14-local")
@@ -34,12 +34,8 @@ VAULT_IMAGE = os.environ.get("FLASHGREEN_VAULT_IMAGE", "flashgreen/openbao:2.7-l
 
 @pytest.fixture(scope="module")
 def engine():
-    problem = containers.docker_engine_problem()
-    if problem:
-        skip_unless_ci(f"needs a Docker engine: {problem}")
-    client = containers.engine_client()
-    yield client
-    client.close()
+    with docker_engine() as client:
+        yield client
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """flash-green-entrypoint (flash_green_ops/commands/entrypoint.py) with real processes: the
 preflight on the process environment against a throwaway PostgreSQL, ``alembic upgrade head``
-of a small Alembic project, then the service command (a stand-in Python process) exec'd.
+of a small Alembic project on the env's database, then the service command (a stand-in Python process) exec'd.
 Failures stop before the service; SIGTERM in every phase."""
 from __future__ import annotations
 
@@ -31,16 +31,26 @@ SERVICE = textwrap.dedent("""\
     sys.exit(7)
     """)
 
+# Alembic's cookbook recipe: the connection the runbook hands over, else the project's own engine.
 ENV_PY = textwrap.dedent("""\
     import os
     from alembic import context
     from sqlalchemy import create_engine
 
-    url = os.environ["DATABASE_URL"].replace("postgresql://", "postgresql+psycopg://", 1)
-    with create_engine(url).connect() as connection:
+
+    def run(connection):
         context.configure(connection=connection, transactional_ddl=True)
         with context.begin_transaction():
             context.run_migrations()
+
+
+    connection = context.config.attributes.get("connection")
+    if connection is None:
+        url = os.environ["DATABASE_URL"].replace("postgresql://", "postgresql+psycopg://", 1)
+        with create_engine(url).connect() as connection:
+            run(connection)
+    else:
+        run(connection)
     """)
 
 
@@ -122,6 +132,16 @@ def test_preflight_then_migration_then_the_service_in_the_same_process(stage, tm
     with pg_database.connect() as conn:
         assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("r1",)]
     assert_no_secrets([stage.api_key, pg_database.password], result.stdout, result.stderr)
+
+
+def test_the_migration_runs_on_the_envs_database_from_db_settings(stage, tmp_path, pg_database):
+    # No DATABASE_URL: env.py's own fallback would fail, so the table proves the runbook's connection.
+    result = stage.run(DATABASE_URL=None, DB_HOST=pg_database.host, DB_PORT=str(pg_database.port),
+                       DB_NAME=pg_database.name, DB_USER=pg_database.user, DB_PASSWORD=pg_database.password,
+                       ALEMBIC_CONFIG=str(alembic_project(tmp_path / "project")))
+    assert result.returncode == 7, result.stderr
+    assert table_exists(pg_database, "meter_reading")
+    assert_no_secrets([pg_database.password], result.stdout, result.stderr)
 
 
 def test_the_service_is_execd_and_gets_sigterm_itself(stage):

@@ -21,7 +21,8 @@ from flash_green_ops.credentials import database_endpoint
 from flash_green_ops.envfile import EnvFileError, from_environ, read_env_file
 from flash_green_ops.errors import OpsError
 from flash_green_ops.findings import Finding
-from flash_green_ops.metrics import MetricsProbe, display_url, health_url
+from flash_green_ops.metrics import MetricsProbe, health_url
+from flash_green_ops.urls import display_url
 from flash_green_ops.metrics.exposition import RULESETS
 from flash_green_ops.preflight import load_runbook_contract, run_stages
 from flash_green_ops.context import make_context
@@ -53,7 +54,6 @@ ENV_TEXTS = st.one_of(
     st.tuples(st.integers(0, len(TEMPLATE)), st.integers(0, 80), VALUES)
       .map(lambda t: TEMPLATE[:t[0]] + t[2] + TEMPLATE[t[0] + t[1]:]),
 )
-DOCUMENTED = (EnvFileError, ContractError, manifest.ManifestError)
 
 
 def offline_findings(ctx) -> list:

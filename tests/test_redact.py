@@ -1,7 +1,7 @@
 """The masking safety net: what is registered as secret, and that it holds in real output."""
 import pytest
 
-from flash_green_ops import metrics, redact
+from flash_green_ops import redact, urls
 from flash_green_ops.contract import load_contract
 from tests.conftest import assert_no_secrets, run_script
 
@@ -30,14 +30,14 @@ def test_a_password_urllib_cannot_delimit_is_masked_with_its_whole_url(cut):
     redact.register_env({"METRICS_URL": url}, [], [], ["METRICS_URL"])
     registered = redact.mask(url) == redact.MASK and redact.MASK in redact.mask(f"pw {password} !")
     assert registered, "the URL, or the password in it, was not registered"
-    shown = metrics.display_url(url)
+    shown = urls.display_url(url)
     assert shown == "http://***"
     assert_no_secrets([password, "ss-word-5e4d3c2b"], shown)
 
 
 def test_an_at_sign_urllib_reads_right_is_not_ambiguous():
     assert redact.url_password("http://u:p@ss-word-9a8b@h/m") == "p@ss-word-9a8b"
-    assert metrics.display_url("http://u:p@ss-word-9a8b@h:8000/m") == "http://h:8000/m"
+    assert urls.display_url("http://u:p@ss-word-9a8b@h:8000/m") == "http://h:8000/m"
     assert redact.url_password("postgresql://u:pa#ss-word@db/x") == "pa#ss-word"  # libpq reads it
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from fixtures import containers
 from fixtures.targets import ThrowawayTarget, make_workdir
-from tests.conftest import assert_no_secrets, skip_unless_ci
+from tests.conftest import assert_no_secrets, docker_engine, skip_unless_ci
 
 SUITE_IMAGE = os.environ.get("FLASHGREEN_SUITE_IMAGE", "flashgreen/ops:local")
 POSTGRES_IMAGE = os.environ.get("FLASHGREEN_POSTGRES_IMAGE", "flashgreen/postgres:15-local")
@@ -22,21 +22,15 @@ POSTGRES_IMAGE = os.environ.get("FLASHGREEN_POSTGRES_IMAGE", "flashgreen/postgre
 
 @pytest.fixture(scope="module")
 def engine():
-    problem = containers.docker_engine_problem()
-    if problem:
-        skip_unless_ci(f"needs a Docker engine: {problem}")
     import docker
 
-    client = containers.engine_client()
-    try:
+    with docker_engine() as client:
         for image, script in ((SUITE_IMAGE, "ci/build_suite_image.sh"), (POSTGRES_IMAGE, "ci/build_postgres_image.sh")):
             try:
                 client.images.get(image)
             except docker.errors.ImageNotFound:
                 skip_unless_ci(f"image {image} is not on the engine: build it with {script}")
         yield client
-    finally:
-        client.close()
 
 
 @pytest.fixture(scope="module")

@@ -12,12 +12,12 @@ import time
 import pytest
 
 from fixtures.certs import CertificateAuthority, TlsHttpServer
-from fixtures.pgcluster import BinariesNotFound, LocalCluster
+from fixtures.pgcluster import LocalCluster
 from fixtures.services import random_secret, write_env_file
 from flash_green_ops import tls
 from flash_green_ops.findings import Status
 from tests.conftest import assert_no_secrets, closed_port, run_ops_tests, run_script, silent_listener, skip_unless_ci
-from tests.pg_fixtures import BASE_ENV, by_check, context
+from tests.pg_fixtures import BASE_ENV, by_check, context, throwaway_cluster
 
 DATE = r"\d{4}-\d\d-\d\d \d\d:\d\d UTC"
 
@@ -172,15 +172,8 @@ def test_no_secret_reaches_a_message(https, write_env):
 def tls_cluster(pytestconfig, tmp_path_factory):
     if not shutil.which("openssl"):
         skip_unless_ci("PostgreSQL's TLS tests need openssl (the cluster's first certificate)")
-    cluster = LocalCluster(pytestconfig.getoption("pg_bin_dir", None), ssl=True)
-    try:
-        cluster.start()
-    except BinariesNotFound as exc:
-        skip_unless_ci(str(exc))
-    try:
+    with throwaway_cluster(pytestconfig, ssl=True) as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 def install_certificate(cluster: LocalCluster, files) -> None:

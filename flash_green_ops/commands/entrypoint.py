@@ -79,7 +79,7 @@ def main(argv: list[str]) -> int:
     if not config:
         say("migrations skipped: ALEMBIC_CONFIG is not set (set it to the project's alembic.ini)")
     else:
-        code = phases.run("migration", [sys.executable, "-m", "flash_green_ops.migrate", config])
+        code = phases.run("migration", [sys.executable, "-m", "flash_green_ops.commands.migrate", config])
         if code:
             if code < 128:
                 say(f"migration failed (exit {code}): the service is not started")

@@ -15,9 +15,8 @@ from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from email.message import Message
-from urllib.parse import urlunsplit
 
-from flash_green_ops import redact, urls
+from flash_green_ops import urls
 from flash_green_ops.context import RunContext
 from flash_green_ops.contract import Contract
 from flash_green_ops.findings import Finding, failed, passed, skipped, timed, warned
@@ -55,22 +54,6 @@ class Response:
     content_type: str
     body: bytes | bytearray
     elapsed: float
-
-
-def display_url(url: str) -> str:
-    """``url`` without user:password@, for messages."""
-    try:
-        parts = urls.split(url)
-    except ValueError:
-        return "(a URL that does not parse)"
-    if redact.hides_userinfo(url):
-        # urllib cannot tell where the password ends (an unescaped '/', '?' or '#' in it), so
-        # no part after the scheme can be shown safely.
-        return f"{parts.scheme}://{redact.MASK}"
-    if parts.username is None and parts.password is None:
-        return url
-    # Drop everything up to the last "@": parts.port would raise on a port out of range.
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 class AddressError(ValueError):
@@ -192,7 +175,7 @@ class MetricsProbe:
             self.url = scrape_url(ctx.values)
         except AddressError as exc:
             self.url, self._url_error = "", exc
-        self.shown_url = display_url(self.url)
+        self.shown_url = urls.display_url(self.url)
 
     # -- cached scrapes ----------------------------------------------------------------------
     def first(self) -> Response | HttpFailure:
@@ -364,7 +347,7 @@ class MetricsProbe:
         url = health_url(self.ctx.values)
         if not url:
             return skipped(check, "SERVICE_URL is not set: no health endpoint to ask")
-        shown = display_url(url)
+        shown = urls.display_url(url)
         where = self.ctx.source.where("SERVICE_URL")
         try:
             _split(self.ctx.values, "SERVICE_URL")
