@@ -2,9 +2,12 @@
 ``alembic``), on a connection we open: the password stays in this process (PgEndpoint), never
 in a URL, a file or a command line.
 
-The project's env.py must use the connection in ``config.attributes["connection"]`` when it is
-there (Alembic's cookbook recipe "Sharing a Connection across one or more programmatic migration
-commands"); Flash Green's own project (``flashgreen_schema/``, shipped in the package) does.
+The one code path for every migration the suite runs: the rollback rehearsal, the targets'
+Flash Green database, and the container entrypoint's phase (commands/migrate.py). The project's
+env.py must use the connection in ``config.attributes["connection"]`` when it is there (Alembic's
+cookbook recipe "Sharing a Connection across one or more programmatic migration commands"; it may
+fall back to its own engine otherwise); Flash Green's own project (``flashgreen_schema/``,
+shipped in the package) does, and has no fallback: it reads no URL.
 """
 from __future__ import annotations
 
