@@ -172,7 +172,7 @@ def _cafile(ctx: RunContext) -> tuple[str | None, str]:
 def _live_feed(ctx: RunContext, adapter: Adapter, url: str, target: endpoints.HostPort) -> Finding:
     check, label, shown = f"{STAGE}.{adapter.name}", _label(ctx, adapter), urls.display_url(url)
     cafile, ca = _cafile(ctx)
-    timeout = ctx.settings.http_timeout
+    timeout = ctx.settings.timeout("http_timeout")
     if target.scheme in ("ws", "wss"):
         seconds = websocket_handshake(url, cafile, timeout)
         tls = f"; TLS verified with {ca}" if target.tls else ""
@@ -197,7 +197,7 @@ def _api(ctx: RunContext, adapter: Adapter, url: str, target: endpoints.HostPort
         return _live_feed(ctx, adapter, url, target)
     resolve(target.host)
     cafile, ca = _cafile(ctx)
-    return _http_answers(check, label, url, shown, target, cafile, ca, ctx.settings.http_timeout)
+    return _http_answers(check, label, url, shown, target, cafile, ca, ctx.settings.timeout("http_timeout"))
 
 
 def _quantity(value, what: str) -> int:
@@ -218,10 +218,9 @@ def _web3(ctx: RunContext, adapter: Adapter, url: str, target: endpoints.HostPor
     check, label = f"{STAGE}.{adapter.name}", _label(ctx, adapter)
     where = ctx.source.where
     cafile, _ = _cafile(ctx)
-    timeout = ctx.settings.http_timeout
 
     def call(method: str, params: list):
-        return json_rpc(url, method, params, cafile, timeout)
+        return json_rpc(url, method, params, cafile, ctx.settings.timeout("http_timeout"))
 
     facts = []
     chain_id = _quantity(call("eth_chainId", []), "eth_chainId's answer")

@@ -7,6 +7,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from flash_green_ops import redact, report, settings
@@ -91,7 +92,7 @@ def add_retry_options(parser: argparse.ArgumentParser) -> None:
 
 def with_retries(attempt: Callable[[float | None], list[Finding]], args: argparse.Namespace) -> list[Finding]:
     """``attempt(None)`` once, or, with --retry-timeout, until it passes or the time is up
-    (``attempt(seconds left)``: it caps its network timeouts to them)."""
+    (``attempt(deadline)``: its network calls end by it, give or take one call's timeout)."""
     if args.retry_timeout is None:
         if args.retry_interval is not None:
             raise UsageError("--retry-interval needs --retry-timeout")
@@ -106,16 +107,15 @@ def with_retries(attempt: Callable[[float | None], list[Finding]], args: argpars
     return until_passing(attempt, args.retry_timeout, interval, progress)
 
 
-def load_context(args: argparse.Namespace, time_left: float | None = None) -> RunContext:
+def load_context(args: argparse.Namespace, deadline: float | None = None) -> RunContext:
     """The env (file or process environment), contract and settings of an invocation; with
-    ``time_left``, no network timeout longer than that (an attempt of wait-until mode)."""
+    ``deadline`` (an attempt of wait-until mode), each network call is capped to the time left
+    until it (Settings.timeout)."""
     from flash_green_ops import preflight  # the steps: only once the arguments were good
 
     contract = preflight.load_runbook_contract(args.contract)
     source = read_env_file(args.env_file) if args.env_file else from_environ()
-    run_settings = Settings.from_mapping(vars(args))
-    if time_left is not None:
-        run_settings = run_settings.capped(time_left)
+    run_settings = replace(Settings.from_mapping(vars(args)), deadline=deadline)
     return preflight.new_context(source, contract, run_settings)
 
 

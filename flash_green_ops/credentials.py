@@ -41,7 +41,7 @@ def database_endpoint(ctx: RunContext, *, require_password: bool = False) -> PgE
                 raise PasswordUnavailable(f"the env gives no database password and the secret bundle is "
                                           f"unavailable: {exc}") from None
     # Whatever its source, the password is secret: from_params registers it.
-    return PgEndpoint.from_params(params, connect_timeout=float(ctx.settings.db_connect_timeout),
+    return PgEndpoint.from_params(params, connect_timeout=float(ctx.settings.timeout("db_connect_timeout")),
                                   source_key=key, where=ctx.source.where(key))
 
 

@@ -19,5 +19,10 @@ class UsageError(OpsError):
     """A bad invocation or unusable input: exit code 2."""
 
 
+class DeadlinePassed(OpsError):
+    """Wait-until mode's deadline passed before a network call could start (Settings.timeout):
+    the preflight reports the stage it stopped as failed instead of starting the call."""
+
+
 class BundleUnavailable(OpsError):
     """The secret bundle cannot be loaded; the message (masked) says why."""

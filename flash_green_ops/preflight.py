@@ -15,8 +15,8 @@ from flash_green_ops.context import RunContext, make_context
 from flash_green_ops.contract import Contract, load_contract
 from flash_green_ops.credentials import env_gives_password
 from flash_green_ops.envfile import EnvSource
-from flash_green_ops.errors import UsageError
-from flash_green_ops.findings import Finding, Status, skipped
+from flash_green_ops.errors import DeadlinePassed, UsageError
+from flash_green_ops.findings import Finding, Status, failed, skipped
 from flash_green_ops.settings import Settings
 
 
@@ -134,7 +134,10 @@ def run_stages(ctx: RunContext, stages: Sequence[str], selection: Selection = Se
             findings.append(skipped(f"{name}.stage", f"skipped: {why}").with_stage(name))
             failed_stages.append(name)  # what depends on it cannot run either
             continue
-        results = [f for f in map(selection.apply, step(ctx)) if f is not None and f.applies]
+        try:
+            results = [f for f in map(selection.apply, step(ctx)) if f is not None and f.applies]
+        except DeadlinePassed as exc:  # wait-until mode's last attempt ran out of time mid-stage
+            results = [failed(f"{name}.stage", str(exc))]
         if name in WARNING_ONLY_STAGES:
             results = [as_warning(f) for f in results]
         # Each check's own time (steps time their checks): a skip took none.

@@ -6,9 +6,12 @@ value means the same thing wherever an operator sets it.
 from __future__ import annotations
 
 import argparse
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from pathlib import Path
+
+from flash_green_ops.errors import DeadlinePassed
 
 
 @dataclass(frozen=True)
@@ -27,12 +30,23 @@ class Settings:
     cert_min_days: float = 14.0  # a certificate expiring sooner is a warning
     invariants: Path | None = None  # None: the packaged invariants.toml
     invariant_timeout: float = 30.0
+    # Wait-until mode (--retry-timeout): the time.monotonic() by which an attempt must end.
+    # None (every other run): each call gets its full configured timeout.
+    deadline: float | None = None
 
-    def capped(self, seconds: float) -> Settings:
-        """The same settings, no network timeout or wait longer than ``seconds`` (wait-until
-        mode: an attempt ends by the deadline, give or take one of them)."""
-        return replace(self, **{name: min(getattr(self, name), seconds) for name in
-                                ("db_connect_timeout", "secrets_timeout", "http_timeout", "metrics_interval")})
+    def timeout(self, name: str) -> float:
+        """The timeout (or wait) ``name`` for a network call starting now: as configured, but
+        no longer than the time left until ``deadline``, so an attempt of several calls in a
+        row overshoots the deadline by one call's timeout at most. Once the deadline has
+        passed no call starts: DeadlinePassed."""
+        configured = getattr(self, name)
+        if self.deadline is None:
+            return configured
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise DeadlinePassed(f"not finished: the --retry-timeout deadline passed before its next network "
+                                 f"call (--{name.replace('_', '-')}), so its remaining checks did not run")
+        return min(configured, left)
 
     @classmethod
     def from_mapping(cls, options: dict) -> Settings:

@@ -289,7 +289,8 @@ def run(ctx: RunContext) -> list[Finding]:
         if isinstance(entry, Finding):
             findings.append(entry)
         else:
-            findings.append(timed(lambda: check_endpoint(entry, settings.http_timeout, settings.cert_min_days)))
+            findings.append(timed(lambda: check_endpoint(entry, settings.timeout("http_timeout"),
+                                                                 settings.cert_min_days)))
     return [replace(f, message=redact.mask(f.message)) for f in findings]
 
 

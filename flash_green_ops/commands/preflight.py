@@ -30,10 +30,10 @@ def main(argv=None) -> int:
     ctx = cli.load_context(args)
     selection = preflight.select_checks(ctx.contract, args.skip, args.only)
 
-    def attempt(time_left: float | None) -> list:
+    def attempt(deadline: float | None) -> list:
         nonlocal ctx
-        if time_left is not None:  # a fresh context: the env file as it is now, nothing cached
-            ctx = cli.load_context(args, time_left)
+        if deadline is not None:  # a fresh context: the env file as it is now, nothing cached
+            ctx = cli.load_context(args, deadline)
         return preflight.run_stages(ctx, args.stage or preflight.DEFAULT_STAGES, selection)
 
     findings = cli.with_retries(attempt, args)

@@ -186,7 +186,7 @@ class MetricsProbe:
 
     def _scrape(self) -> Response | HttpFailure:
         try:
-            return http_get(self.url, self.settings.http_timeout, PROMETHEUS_ACCEPT)
+            return http_get(self.url, self.settings.timeout("http_timeout"), PROMETHEUS_ACCEPT)
         except HttpFailure as exc:
             return exc
 
@@ -316,7 +316,7 @@ class MetricsProbe:
         unparsed = self._unparsed(check)
         if unparsed:
             return unparsed
-        interval = self.settings.metrics_interval
+        interval = self.settings.timeout("metrics_interval")
         # What the comparison needs of the first scrape, and what the other checks need of it
         # (its lint problems), are kept; its body is let go, so two bodies are never held at
         # once (the memory target: under 2x one body; bench/metrics_bench.py).
@@ -353,11 +353,12 @@ class MetricsProbe:
             _split(self.ctx.values, "SERVICE_URL")
         except AddressError as exc:
             return failed(check, f"no health endpoint to ask: {exc} ({where}): correct SERVICE_URL", where)
+        timeout = self.settings.timeout("http_timeout")
         try:
-            response = http_get(url, self.settings.http_timeout, "application/json")
+            response = http_get(url, timeout, "application/json")
         except HttpFailure as exc:
             return failed(check, f"GET {shown} failed: {exc}; expected HTTP 200 within "
-                                 f"{self.settings.http_timeout:g} s (SERVICE_URL from {where}): keep traffic "
+                                 f"{timeout:g} s (SERVICE_URL from {where}): keep traffic "
                                  f"closed until the service answers", shown)
         if response.status != 200:
             return failed(check, f"GET {shown} answered HTTP {response.status} {response.reason}, expected "

@@ -26,7 +26,7 @@ def _aws_client(ctx: RunContext):
 
     values = ctx.values
     session_kwargs = {arg: values[k].strip() for k, arg in _AWS_SESSION_KEYS.items() if (values.get(k) or "").strip()}
-    timeout = ctx.settings.secrets_timeout
+    timeout = ctx.settings.timeout("secrets_timeout")  # capped to the time left in wait-until mode
     # One attempt: botocore retries connection errors too, and a second attempt would double
     # the time an unreachable endpoint takes, past the --secrets-timeout (+1 s) promise.
     config = Config(connect_timeout=timeout, read_timeout=timeout,
@@ -51,13 +51,14 @@ def _error_code(exc) -> tuple[str, int | None]:
 
 
 def _aws_failure(check: str, exc: Exception, secret_id: str, operation: str, ctx: RunContext,
-                 endpoint: str) -> Finding:
+                 client) -> Finding:
     """Turn a boto3/botocore exception into a finding that names the secret ID and the fix."""
     from botocore import exceptions as bx
 
     region = ctx.values["AWS_SECRETS_REGION"].strip()
     id_line = ctx.source.where("AWS_SECRETS_ID")
-    timeout = seconds(ctx.settings.secrets_timeout)
+    endpoint = client.meta.endpoint_url
+    timeout = seconds(client.meta.config.connect_timeout)  # this call's (_aws_client)
     if isinstance(exc, bx.ClientError):
         code, status = _error_code(exc)
         if code == "ResourceNotFoundException":
@@ -120,9 +121,9 @@ def check_aws_secret(client, secret_id: str, ctx: RunContext) -> tuple[Finding, 
             return warned(check, f"DescribeSecret on {secret_id} is denied (HTTP 403), so whether it is scheduled for "
                                  f"deletion cannot be checked: grant secretsmanager:DescribeSecret to see it",
                           endpoint), True
-        return _aws_failure(check, exc, secret_id, "DescribeSecret", ctx, endpoint), False
+        return _aws_failure(check, exc, secret_id, "DescribeSecret", ctx, client), False
     except (bx.BotoCoreError, OSError) as exc:
-        return _aws_failure(check, exc, secret_id, "DescribeSecret", ctx, endpoint), False
+        return _aws_failure(check, exc, secret_id, "DescribeSecret", ctx, client), False
     deleted = meta.get("DeletedDate")
     if deleted:
         when = (deleted.astimezone(timezone.utc).isoformat(timespec="seconds")
@@ -141,7 +142,7 @@ def read_aws_bundle(client, secret_id: str, ctx: RunContext) -> tuple[Finding, d
     try:
         response = client.get_secret_value(SecretId=secret_id)
     except (bx.BotoCoreError, bx.ClientError, OSError) as exc:
-        return _aws_failure(check, exc, secret_id, "GetSecretValue", ctx, endpoint), None
+        return _aws_failure(check, exc, secret_id, "GetSecretValue", ctx, client), None
     text = response.get("SecretString")
     redact.register(text)
     if text is None:
@@ -183,6 +184,8 @@ def checks(ctx: RunContext) -> tuple[list[Finding], dict | None]:
         finding, readable = timed_check("secrets.aws_secret", endpoint, lambda: check_aws_secret(client, secret_id, ctx))
         if not readable:
             return [finding, *skip_rest(CHECKS[1:], finding, endpoint)], None
+        client.close()
+        client = _aws_client(ctx)  # botocore fixes the timeouts when a client is made: this call's own
         bundle_finding, bundle = timed_check("secrets.bundle", endpoint, lambda: read_aws_bundle(client, secret_id, ctx))
         return [finding, bundle_finding], bundle
     finally:

@@ -25,7 +25,7 @@ def human_duration(seconds: float) -> str:
 
 
 def seconds(value: float) -> str:
-    return f"{value:g}s"
+    return f"{round(value, 2):g}s"  # a timeout capped to the time left is 2.99s, not 2.98734s
 
 
 def register_bundle(data: object) -> None:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from flash_green_ops import redact
@@ -24,6 +24,7 @@ class VaultTarget:
     secret_path: str
     namespace: str | None
     cacert: str | None
+    timeout: float = 5.0  # a call's: --secrets-timeout, capped to the time left in wait-until mode
 
     @classmethod
     def from_context(cls, ctx: RunContext) -> VaultTarget:
@@ -46,19 +47,19 @@ class KvMount:
     version: int
 
 
-def _vault_client(target: VaultTarget, timeout: float):
+def _vault_client(target: VaultTarget):
     import hvac  # lazy: only the Vault backend needs it
 
     # Every argument explicit: hvac would otherwise fall back to the *process's* VAULT_*
     # variables and ~/.vault-token, and the env file under check is the only source here.
     return hvac.Client(url=target.addr, token=target.token, namespace=target.namespace,
-                       verify=target.cacert or True, timeout=timeout)
+                       verify=target.cacert or True, timeout=target.timeout)
 
 
 def _vault_unreachable(check: str, target: VaultTarget, exc: Exception, api_path: str, ctx: RunContext) -> Finding:
     import requests
 
-    timeout = ctx.settings.secrets_timeout
+    timeout = target.timeout
     where = target.url(api_path)
     line = ctx.source.where("VAULT_ADDR")
     if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
@@ -283,26 +284,31 @@ def checks(ctx: RunContext) -> tuple[list[Finding], dict | None]:
                    f"VAULT_CACERT ({ctx.source.where('VAULT_CACERT')}) is {target.cacert}, which is not a "
                    f"readable file: expected the CA bundle that signs Vault's certificate", target.addr)
         return [f, *skip_rest(CHECKS[1:], f, target.addr)], None
-    client = _vault_client(target, ctx.settings.secrets_timeout)
-    try:
-        return _vault_steps(client, target, ctx)
-    finally:
-        client.adapter.close()  # its requests session's pooled sockets, now, not at GC
-
-
-def _vault_steps(client, target: VaultTarget, ctx: RunContext) -> tuple[list[Finding], dict | None]:
     findings: list[Finding] = []
-    steps: list[Callable[[], tuple[Finding, object]]] = [
-        lambda: (check_vault_health(client, target, ctx), None),
-        lambda: (check_vault_token(client, target, ctx), None),
-        lambda: check_vault_mount(client, target, ctx),
+    steps: list[Callable[[object, VaultTarget], tuple[Finding, object]]] = [
+        lambda client, target: (check_vault_health(client, target, ctx), None),
+        lambda client, target: (check_vault_token(client, target, ctx), None),
+        lambda client, target: check_vault_mount(client, target, ctx),
     ]
     mount = None
     for index, step in enumerate(steps):
-        finding, result = timed_check(CHECKS[index], target.addr, step)
+        finding, result = _vault_call(CHECKS[index], step, target, ctx)
         findings.append(finding)
         if finding.status is Status.FAIL:
             return findings + skip_rest(CHECKS[index + 1:], finding, target.addr), None
         mount = result or mount
-    finding, bundle = timed_check("secrets.bundle", target.addr, lambda: read_vault_bundle(client, target, mount, ctx))
+    finding, bundle = _vault_call("secrets.bundle", lambda client, target: read_vault_bundle(client, target, mount, ctx),
+                                  target, ctx)
     return findings + [finding], bundle
+
+
+def _vault_call(check_id: str, step: Callable[[object, VaultTarget], tuple[Finding, object]],
+                target: VaultTarget, ctx: RunContext) -> tuple[Finding, object]:
+    """One check, timed, with a client of its own: hvac fixes a client's timeout when it is
+    made, and each call's is the time it may take from its start (Settings.timeout)."""
+    target = replace(target, timeout=ctx.settings.timeout("secrets_timeout"))
+    client = _vault_client(target)
+    try:
+        return timed_check(check_id, target.addr, lambda: step(client, target))
+    finally:
+        client.adapter.close()  # its requests session's pooled sockets, now, not at GC
