@@ -15,7 +15,7 @@ from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from email.message import Message
-from urllib.parse import urlunsplit
+from urllib.parse import unquote, urlunsplit
 
 from flash_green_ops import redact, urls
 from flash_green_ops.context import RunContext
@@ -110,51 +110,75 @@ def health_url(values: dict[str, str]) -> str | None:
 
 
 def http_get(url: str, timeout: float, accept: str = "*/*") -> Response:
-    """GET ``url``; the whole exchange ends within about ``timeout`` seconds, or HttpFailure."""
-    import requests  # lazy: only this step needs it
-    from requests.adapters import HTTPAdapter
-    from urllib3.exceptions import MaxRetryError
-    from urllib3.util.retry import Retry
+    """GET ``url``; the whole exchange ends within about ``timeout`` seconds, or HttpFailure.
 
-    retry = Retry(total=CONNECT_RETRIES, connect=CONNECT_RETRIES, read=False, status=False,
-                  other=0, redirect=False, backoff_factor=0.1, raise_on_status=False)
+    urllib3 directly (requests is built on it): this step needs no sessions, cookies or
+    encoding guesses, and importing requests cost the metrics stage more CPU than parsing the
+    scrape (bench/metrics_bench.py). What requests added that a scrape needs is done here: the
+    URL's user:password as basic auth, the usual Accept-Encoding, messages that never quote the URL."""
+    import urllib3  # lazy: only this step needs it
+    from urllib3.exceptions import (LocationParseError, LocationValueError, MaxRetryError, NewConnectionError,
+                                    ProtocolError, ResponseError, TimeoutError as UrllibTimeout)
+
+    try:
+        parts = urllib3.util.parse_url(url)
+    except (LocationParseError, LocationValueError):
+        # The type only: the parser's message quotes the whole URL, password included.
+        raise HttpFailure("not a usable URL (InvalidURL)") from None
+    if not parts.scheme:
+        raise HttpFailure("not a usable URL (MissingSchema)")
+    if parts.scheme.lower() not in ("http", "https"):
+        raise HttpFailure("not a usable URL (InvalidSchema)")
+    if not parts.host:
+        raise HttpFailure("not a usable URL (InvalidURL)")
+    headers = urllib3.util.make_headers(accept_encoding=True)
+    headers["Accept"] = accept
+    target = url
+    if parts.auth:  # sent as basic auth (dropped on a redirect to another host), not in the URL
+        user, _, password = parts.auth.partition(":")
+        headers.update(urllib3.util.make_headers(basic_auth=f"{unquote(user)}:{unquote(password)}"))
+        target = parts._replace(auth=None).url
+    retry = urllib3.Retry(total=None, connect=CONNECT_RETRIES, read=False, status=False, other=0,
+                          redirect=MAX_REDIRECTS, backoff_factor=0.1, raise_on_status=False)
     started = time.monotonic()
     deadline = started + timeout
-    with requests.Session() as session:
-        session.max_redirects = MAX_REDIRECTS
-        adapter = HTTPAdapter(max_retries=retry)
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
+    with urllib3.PoolManager() as pool:
         try:
-            with session.get(url, headers={"Accept": accept}, stream=True,
-                             timeout=(timeout / (1 + CONNECT_RETRIES), timeout)) as answer:
-                body = bytearray()  # grown in place: chunks joined at the end would double the peak
-                for chunk in answer.iter_content(64 * 1024):
-                    body += chunk
-                    if len(body) > MAX_BODY_BYTES:
-                        raise HttpFailure(f"the body is larger than {MAX_BODY_BYTES // 2**20} MiB")
-                    if time.monotonic() > deadline:
-                        raise HttpFailure(f"the answer did not finish within {timeout:g} s")
-                return Response(url, answer.status_code, answer.reason or "",
-                                answer.headers.get("Content-Type", ""), body,
-                                time.monotonic() - started)
-        except requests.exceptions.Timeout:
+            answer = pool.request("GET", target, headers=headers, retries=retry, preload_content=False,
+                                  timeout=urllib3.Timeout(connect=timeout / (1 + CONNECT_RETRIES), read=timeout))
+        except MaxRetryError as exc:
+            if isinstance(exc.reason, ResponseError):  # urllib3's reason when the redirects ran out
+                raise HttpFailure(f"more than {MAX_REDIRECTS} redirects") from None
+            if isinstance(exc.reason, UrllibTimeout) and not isinstance(exc.reason, NewConnectionError):
+                raise HttpFailure(f"no answer within {timeout:g} s (timed out)") from None
+            # Only connecting is retried (other=0): say so only then.
+            retried = f" (after {CONNECT_RETRIES} retries)" if isinstance(exc.reason, NewConnectionError) else ""
+            raise HttpFailure(connection_reason(exc) + retried) from None
+        except UrllibTimeout:
             raise HttpFailure(f"no answer within {timeout:g} s (timed out)") from None
-        except requests.exceptions.TooManyRedirects:
-            raise HttpFailure(f"more than {MAX_REDIRECTS} redirects") from None
-        except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
-                requests.exceptions.MissingSchema) as exc:
-            # The type only: requests quotes the whole URL, password included, in its message.
-            raise HttpFailure(f"not a usable URL ({type(exc).__name__})") from None
-        except requests.exceptions.ChunkedEncodingError:
+        except (LocationParseError, LocationValueError):  # a redirect's Location
+            raise HttpFailure("not a usable URL (InvalidURL)") from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise HttpFailure(connection_reason(exc)) from None
+        try:
+            body = bytearray()  # grown in place: chunks joined at the end would double the peak
+            for chunk in answer.stream(64 * 1024):
+                body += chunk
+                if len(body) > MAX_BODY_BYTES:
+                    raise HttpFailure(f"the body is larger than {MAX_BODY_BYTES // 2**20} MiB")
+                if time.monotonic() > deadline:
+                    raise HttpFailure(f"the answer did not finish within {timeout:g} s")
+        except UrllibTimeout:
+            raise HttpFailure(f"no answer within {timeout:g} s (timed out)") from None
+        except ProtocolError:
             raise HttpFailure("the connection broke off before the whole body arrived "
                               "(ChunkedEncodingError)") from None
-        except requests.exceptions.RequestException as exc:
-            reason = connection_reason(exc)
-            # urllib3 wraps the last error in MaxRetryError only when it retried (connecting).
-            if any(isinstance(a, MaxRetryError) for a in exc.args):
-                reason += f" (after {CONNECT_RETRIES} retries)"
-            raise HttpFailure(reason) from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise HttpFailure(connection_reason(exc)) from None
+        finally:
+            answer.release_conn()
+        return Response(url, answer.status, answer.reason or "", answer.headers.get("Content-Type", ""), body,
+                        time.monotonic() - started)
 
 
 def media_type(content_type: str) -> tuple[str, str | None]:
