@@ -22,7 +22,7 @@ from flash_green_ops.context import RunContext
 from flash_green_ops.contract import Contract
 from flash_green_ops.findings import Finding, failed, passed, skipped, timed, warned
 from flash_green_ops.metrics.exposition import (OPENMETRICS, TEXT, Exposition, ExpositionError, Family, Sample,
-                                                format_of, parse, quote_line, series_key)
+                                                format_of, parse, quote_line, series_hash, series_key)
 from flash_green_ops.metrics.promlint import lint_families
 from flash_green_ops.neterrors import connection_reason
 
@@ -162,7 +162,8 @@ def http_get(url: str, timeout: float, accept: str = "*/*") -> Response:
             raise HttpFailure(connection_reason(exc)) from None
         try:
             body = bytearray()  # grown in place: chunks joined at the end would double the peak
-            for chunk in answer.stream(64 * 1024):
+            # decode_content said outright: urllib3 2.7 leaves a chunked gzip body encoded otherwise.
+            for chunk in answer.stream(64 * 1024, decode_content=True):
                 body += chunk
                 if len(body) > MAX_BODY_BYTES:
                     raise HttpFailure(f"the body is larger than {MAX_BODY_BYTES // 2**20} MiB")
@@ -358,14 +359,17 @@ class MetricsProbe:
         if unparsed:
             return unparsed
         interval = self.settings.metrics_interval
-        # What the comparison needs of the first scrape, and what the other checks need of it
-        # (its lint problems), are kept; its body is let go, so two bodies are never held at
-        # once (the memory target: under 2x one body; bench/metrics_bench.py).
+        # What the other checks need of the first scrape (its lint problems) and what the
+        # comparison needs of it (a counter snapshot, built sample by sample after the lint, so
+        # their working memory never adds up) are kept; then its body is let go, and only then
+        # is the snapshot sorted: two bodies are never held at once, and the transient memory
+        # never comes on top of one (the memory target: under 2x one body; bench/metrics_bench.py).
         if self._earlier is None:
-            self._earlier = CounterSnapshot.of(self.exposition())
             self._lint_problems()
+            self._earlier = CounterSnapshot.of(self.exposition())
             self.exposition().release()
             self._first = replace(self._first, body=b"")
+            self._earlier.sort()
         earlier = self._earlier
         # The interval runs from the end of the first scrape, as two Prometheus scrapes would.
         time.sleep(interval)
@@ -438,50 +442,70 @@ def compare_scrapes(earlier: CounterSnapshot, second: Exposition, interval: floa
 
 class CounterSnapshot:
     """A scrape's counter-like series as the stability check compares them: the hashes of their
-    keys (name and sorted labels), sorted, beside their values: 16 bytes a series where a dict
-    of key strings takes ten times that (a large exposition has tens of thousands). Two keys
-    sharing a 64-bit hash would be compared with each other: odds of about 1e-11 at 20,000."""
+    keys (name and label set, exposition.series_hash) beside their values: 16 bytes a series
+    where a dict of key strings takes ten times that (a large exposition has tens of
+    thousands); and its process_start_time_seconds. Filled sample by sample (``add``), sorted
+    by ``sort`` (MetricsProbe.stable calls it once the first body is let go: sorting needs
+    memory of its own) or at the first lookup. Two keys sharing a 64-bit hash would be compared
+    with each other: odds of about 1e-11 at 20,000."""
 
-    def __init__(self, hashes: array, values: array, start_time: float | None):
-        order = sorted(range(len(hashes)), key=hashes.__getitem__)
-        self.hashes = array("q", (hashes[i] for i in order))
-        self.values = array("d", (values[i] for i in order))
-        self.start_time = start_time
+    def __init__(self):
+        self.hashes, self.values = array("q"), array("d")
+        self.start_time: float | None = None
+        self._start_seen = False
+        self._sorted = False
+
+    def add(self, family: Family, name: str, labels: dict[str, str], value: float) -> None:
+        if family.name == START_TIME and not self._start_seen:  # its first sample, as Prometheus reads it
+            self.start_time, self._start_seen = value, True
+        if _counts(family.type, name):
+            self.hashes.append(series_hash(name, labels))
+            self.values.append(value)
 
     @classmethod
     def of(cls, exposition: Exposition) -> CounterSnapshot:
-        hashes, values = array("q"), array("d")
-        for sample in _counter_samples(exposition):
-            hashes.append(hash(series_key(sample)))
-            values.append(sample.value)
-        return cls(hashes, values, _start_time(exposition))
+        snapshot = cls()
+        for family in exposition.families:
+            for sample in family.iter_samples():
+                snapshot.add(family, sample.name, sample.labels, sample.value)
+        return snapshot
 
     def __len__(self) -> int:
         return len(self.hashes)
 
+    def sort(self) -> None:
+        if not self._sorted:
+            order = sorted(range(len(self.hashes)), key=self.hashes.__getitem__)
+            self.hashes = array("q", (self.hashes[i] for i in order))
+            self.values = array("d", (self.values[i] for i in order))
+            self._sorted = True
+
     def value_of(self, sample: Sample) -> float | None:
-        key = hash(series_key(sample))
+        self.sort()
+        key = series_hash(sample.name, sample.labels)
         i = bisect_left(self.hashes, key)
         return self.values[i] if i < len(self.hashes) and self.hashes[i] == key else None
 
 
+def _counts(family_type: str, name: str) -> bool:
+    """Counter-like series: counters, histogram buckets and counts, summary counts (not the
+    _created samples: a creation timestamp, not a count)."""
+    if name.endswith("_created"):
+        return False
+    return (family_type == "counter"
+            or (family_type == "histogram" and name.endswith(("_bucket", "_count")))
+            or (family_type == "summary" and name.endswith("_count")))
+
+
 def _counter_samples(exposition: Exposition) -> Iterator[Sample]:
-    """Counter-like series: counters, histogram buckets and counts, summary counts."""
     for family in exposition.families:
-        if family.type not in ("counter", "histogram", "summary"):
-            continue
-        for sample in family.samples:
-            if sample.name.endswith("_created"):
-                continue  # a creation timestamp, not a count
-            if (family.type == "counter"
-                    or (family.type == "histogram" and sample.name.endswith(("_bucket", "_count")))
-                    or (family.type == "summary" and sample.name.endswith("_count"))):
-                yield sample
+        if family.type in ("counter", "histogram", "summary"):
+            yield from (s for s in family.iter_samples() if _counts(family.type, s.name))
 
 
 def _start_time(exposition: Exposition) -> float | None:
     family = exposition.family(START_TIME)
-    return family.samples[0].value if family and family.samples else None
+    return next((s.value for s in family.iter_samples()), None) if family else None
 
 
 def _compared(family: Family) -> bool:

@@ -107,11 +107,14 @@ class Family:
 
     @property
     def samples(self) -> list[Sample]:
+        return list(self.iter_samples())
+
+    def iter_samples(self) -> Iterator[Sample]:
+        """The samples one at a time: a large family's are never all built at once."""
         if self._given is not None:
-            return self._given
-        if self._rows is None:
-            return []
-        return [self._store.sample(row) for row in self._rows]
+            yield from self._given
+        elif self._rows is not None:
+            yield from map(self._store.sample, self._rows)
 
     def series(self) -> list[Sample]:
         """One sample per series as promlint counts them: a summary's quantiles, a histogram's
@@ -121,7 +124,7 @@ class Family:
         if not special:
             return self.samples
         first: dict[frozenset, Sample] = {}
-        for sample in self.samples:
+        for sample in self.iter_samples():
             key = frozenset((k, v) for k, v in sample.labels.items() if k != special)
             first.setdefault(key, sample)
         return [Sample(s.name, {k: v for k, v in s.labels.items() if k != special}, s.value, s.line)
@@ -583,6 +586,11 @@ def _skip_blanks(text: str, i: int) -> int:
     while i < n and text[i] in " \t":
         i += 1
     return i
+
+
+def series_hash(name: str, labels: dict[str, str]) -> int:
+    """A series' identity as a number: equal for the same name and label set, in any order."""
+    return hash((name, frozenset(labels.items())))
 
 
 def series_key(sample: Sample) -> str:
