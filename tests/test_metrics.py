@@ -4,6 +4,8 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import socket
+import threading
 import time
 from urllib.parse import quote
 
@@ -338,6 +340,26 @@ def test_a_redirect_loop_fails_after_the_redirects_prometheus_allows(server):
     assert finding.status is Status.FAIL
     assert f"GET {server.url}/loop failed: more than {metrics.MAX_REDIRECTS} redirects" in finding.message
     assert len(server.requests) == 1 + metrics.MAX_REDIRECTS
+
+
+@pytest.mark.parametrize("answer", [
+    b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nContent-Type: text/plain\r\n\r\n# HELP a A.\n",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n20\r\n# HELP a A.\n",
+    b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nConnection: close\r\n\r\n" + gzip.compress(b"a 1\n" * 100)[:20],
+], ids=["content-length", "chunked", "gzip"])
+def test_a_body_cut_short_is_a_failed_scrape_not_a_short_exposition(answer):
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        def answer_and_hang_up():
+            connection, _ = listener.accept()
+            with connection:
+                connection.recv(4096)
+                connection.sendall(answer)
+        thread = threading.Thread(target=answer_and_hang_up, daemon=True)
+        thread.start()
+        finding = metrics.MetricsProbe(context({"METRICS_URL": f"http://127.0.0.1:{listener.getsockname()[1]}/m"})).scrape()
+        thread.join(5)
+    assert finding.status is Status.FAIL
+    assert "failed: the connection broke off before the whole body arrived (IncompleteRead)" in finding.message
 
 
 def test_a_gzip_body_sent_in_chunks_is_decoded(server):

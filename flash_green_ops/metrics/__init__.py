@@ -8,6 +8,7 @@ are pure functions in flash_green_ops/metrics/exposition.py and flash_green_ops/
 """
 from __future__ import annotations
 
+import base64
 import json
 import time
 from array import array
@@ -15,7 +16,7 @@ from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from email.message import Message
-from urllib.parse import unquote, urlunsplit
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from flash_green_ops import redact, urls
 from flash_green_ops.context import RunContext
@@ -112,74 +113,127 @@ def health_url(values: dict[str, str]) -> str | None:
 def http_get(url: str, timeout: float, accept: str = "*/*") -> Response:
     """GET ``url``; the whole exchange ends within about ``timeout`` seconds, or HttpFailure.
 
-    urllib3 directly (requests is built on it): this step needs no sessions, cookies or
-    encoding guesses, and importing requests cost the metrics stage more CPU than parsing the
-    scrape (bench/metrics_bench.py). What requests added that a scrape needs is done here: the
-    URL's user:password as basic auth, the usual Accept-Encoding, messages that never quote the URL."""
-    import urllib3  # lazy: only this step needs it
-    from urllib3.exceptions import (LocationParseError, LocationValueError, MaxRetryError, NewConnectionError,
-                                    ProtocolError, ResponseError, TimeoutError as UrllibTimeout)
+    The standard library's http.client: importing urllib3 (or requests, on top of it) cost the
+    metrics stage more CPU than a third of promtool's whole run (bench/metrics_bench.py, the
+    issue's 1.5x target), and a scrape needs little of them: one GET, up to MAX_REDIRECTS
+    redirects, CONNECT_RETRIES retries of connecting, the URL's user:password as basic auth.
+    Messages never quote the URL (it may hold a password)."""
+    import http.client  # lazy: only this step needs it
 
+    started = time.monotonic()
+    deadline = started + timeout
+    headers = {"Accept": accept, "Accept-Encoding": "gzip"}  # as Prometheus asks
+    target, auth_host = url, None
+    for _ in range(MAX_REDIRECTS + 1):
+        parts = _usable(target)
+        if parts.username is not None or parts.password is not None:
+            credentials = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+            headers["Authorization"] = "Basic " + base64.b64encode(credentials.encode("latin-1")).decode()
+            auth_host = parts.hostname
+        elif auth_host is not None and parts.hostname != auth_host:
+            headers.pop("Authorization", None)  # not sent on to another host (as requests and urllib3 do)
+        connection = _connect(parts, timeout, deadline)
+        try:
+            try:
+                connection.request("GET", urlunsplit(("", "", parts.path or "/", parts.query, "")), headers=headers)
+                answer = connection.getresponse()
+            except TimeoutError:
+                raise HttpFailure(f"no answer within {timeout:g} s (timed out)") from None
+            except http.client.InvalidURL:  # a path it refuses (control characters)
+                raise HttpFailure("not a usable URL (InvalidURL)") from None
+            except (http.client.HTTPException, OSError) as exc:
+                raise HttpFailure(connection_reason(exc)) from None
+            location = answer.getheader("Location")
+            if answer.status in (301, 302, 303, 307, 308) and location:  # Prometheus follows them too
+                target = urljoin(target, location)
+                continue
+            body = _read_body(answer, timeout, deadline)
+            return Response(url, answer.status, answer.reason or "", answer.getheader("Content-Type", ""), body,
+                            time.monotonic() - started)
+        finally:
+            connection.close()
+    raise HttpFailure(f"more than {MAX_REDIRECTS} redirects")
+
+
+def _usable(url: str):
+    """``url`` split, or HttpFailure naming the fault by requests' names for it (never the URL)."""
     try:
-        parts = urllib3.util.parse_url(url)
-    except (LocationParseError, LocationValueError):
-        # The type only: the parser's message quotes the whole URL, password included.
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises ValueError on a port that is not one)
+    except ValueError:
         raise HttpFailure("not a usable URL (InvalidURL)") from None
     if not parts.scheme:
         raise HttpFailure("not a usable URL (MissingSchema)")
     if parts.scheme.lower() not in ("http", "https"):
         raise HttpFailure("not a usable URL (InvalidSchema)")
-    if not parts.host:
+    if not parts.hostname:
         raise HttpFailure("not a usable URL (InvalidURL)")
-    headers = urllib3.util.make_headers(accept_encoding=True)
-    headers["Accept"] = accept
-    target = url
-    if parts.auth:  # sent as basic auth (dropped on a redirect to another host), not in the URL
-        user, _, password = parts.auth.partition(":")
-        headers.update(urllib3.util.make_headers(basic_auth=f"{unquote(user)}:{unquote(password)}"))
-        target = parts._replace(auth=None).url
-    retry = urllib3.Retry(total=None, connect=CONNECT_RETRIES, read=False, status=False, other=0,
-                          redirect=MAX_REDIRECTS, backoff_factor=0.1, raise_on_status=False)
-    started = time.monotonic()
-    deadline = started + timeout
-    with urllib3.PoolManager() as pool:
+    return parts
+
+
+def _connect(parts, timeout: float, deadline: float):
+    """An open connection; connecting is tried 1 + CONNECT_RETRIES times (refused, reset, timed
+    out), within timeout / (1 + CONNECT_RETRIES) each, so connecting fits in ``timeout``; then
+    the socket waits up to ``timeout`` for each read."""
+    import http.client
+    import ssl  # loaded by http.client already
+
+    for attempt in range(1 + CONNECT_RETRIES):
         try:
-            answer = pool.request("GET", target, headers=headers, retries=retry, preload_content=False,
-                                  timeout=urllib3.Timeout(connect=timeout / (1 + CONNECT_RETRIES), read=timeout))
-        except MaxRetryError as exc:
-            if isinstance(exc.reason, ResponseError):  # urllib3's reason when the redirects ran out
-                raise HttpFailure(f"more than {MAX_REDIRECTS} redirects") from None
-            if isinstance(exc.reason, UrllibTimeout) and not isinstance(exc.reason, NewConnectionError):
-                raise HttpFailure(f"no answer within {timeout:g} s (timed out)") from None
-            # Only connecting is retried (other=0): say so only then.
-            retried = f" (after {CONNECT_RETRIES} retries)" if isinstance(exc.reason, NewConnectionError) else ""
-            raise HttpFailure(connection_reason(exc) + retried) from None
-        except UrllibTimeout:
-            raise HttpFailure(f"no answer within {timeout:g} s (timed out)") from None
-        except (LocationParseError, LocationValueError):  # a redirect's Location
+            if parts.scheme.lower() == "https":
+                connection = http.client.HTTPSConnection(parts.hostname, parts.port,
+                                                         timeout=timeout / (1 + CONNECT_RETRIES),
+                                                         context=ssl.create_default_context())
+            else:
+                connection = http.client.HTTPConnection(parts.hostname, parts.port,
+                                                        timeout=timeout / (1 + CONNECT_RETRIES))
+        except http.client.InvalidURL:  # a host it refuses (control characters)
             raise HttpFailure("not a usable URL (InvalidURL)") from None
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise HttpFailure(connection_reason(exc)) from None
         try:
-            body = bytearray()  # grown in place: chunks joined at the end would double the peak
-            # decode_content said outright: urllib3 2.7 leaves a chunked gzip body encoded otherwise.
-            for chunk in answer.stream(64 * 1024, decode_content=True):
-                body += chunk
-                if len(body) > MAX_BODY_BYTES:
-                    raise HttpFailure(f"the body is larger than {MAX_BODY_BYTES // 2**20} MiB")
-                if time.monotonic() > deadline:
-                    raise HttpFailure(f"the answer did not finish within {timeout:g} s")
-        except UrllibTimeout:
-            raise HttpFailure(f"no answer within {timeout:g} s (timed out)") from None
-        except ProtocolError:
-            raise HttpFailure("the connection broke off before the whole body arrived "
-                              "(ChunkedEncodingError)") from None
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise HttpFailure(connection_reason(exc)) from None
-        finally:
-            answer.release_conn()
-        return Response(url, answer.status, answer.reason or "", answer.headers.get("Content-Type", ""), body,
-                        time.monotonic() - started)
+            connection.connect()
+            connection.sock.settimeout(max(0.001, min(timeout, deadline - time.monotonic())))
+            return connection
+        except OSError as exc:
+            connection.close()
+            if isinstance(exc, ssl.SSLError):  # a certificate or handshake problem: retrying will not help
+                raise HttpFailure(connection_reason(exc)) from None
+            if attempt == CONNECT_RETRIES:
+                if isinstance(exc, TimeoutError):
+                    raise HttpFailure(f"no answer within {timeout:g} s (timed out)") from None
+                raise HttpFailure(f"{connection_reason(exc)} (after {CONNECT_RETRIES} retries)") from None
+            time.sleep(min(0.1 * 2 ** attempt, max(0.0, deadline - time.monotonic())))
+    raise AssertionError("unreachable")
+
+
+def _read_body(answer, timeout: float, deadline: float) -> bytearray:
+    """The body, decoded if gzip; at most MAX_BODY_BYTES (decoded), and by the deadline."""
+    import http.client
+    import zlib
+
+    gzipped = (answer.getheader("Content-Encoding") or "").strip().lower() == "gzip"
+    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS) if gzipped else None
+    body = bytearray()  # grown in place: chunks joined at the end would double the peak
+    try:
+        while chunk := answer.read1(64 * 1024):
+            if inflate:
+                chunk = inflate.decompress(chunk, MAX_BODY_BYTES + 1 - len(body))
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                raise HttpFailure(f"the body is larger than {MAX_BODY_BYTES // 2**20} MiB")
+            if time.monotonic() > deadline:
+                raise HttpFailure(f"the answer did not finish within {timeout:g} s")
+        # http.client ends a body cut short without a word (a chunked one raises IncompleteRead).
+        if answer.length or (inflate and not inflate.eof):
+            raise http.client.IncompleteRead(bytes(0))
+    except TimeoutError:
+        raise HttpFailure(f"no answer within {timeout:g} s (timed out)") from None
+    except http.client.IncompleteRead:
+        raise HttpFailure("the connection broke off before the whole body arrived (IncompleteRead)") from None
+    except zlib.error:
+        raise HttpFailure("the body is not the gzip it says it is (Content-Encoding: gzip)") from None
+    except (http.client.HTTPException, OSError) as exc:
+        raise HttpFailure(connection_reason(exc)) from None
+    return body
 
 
 def media_type(content_type: str) -> tuple[str, str | None]:

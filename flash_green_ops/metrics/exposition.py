@@ -270,19 +270,22 @@ class _Columns:
     Sample object with a dict of labels costs hundreds); labels are read again from the body
     when a Sample is asked for (``labels_at``)."""
 
-    def __init__(self, labels_at: Callable[[int], dict[str, str]]):
+    # The top bit of a row's name index: its line took the careful road (not _PLAIN_SAMPLE's shape).
+    CAREFUL = 1 << 31
+
+    def __init__(self, labels_at: Callable[[int, bool], dict[str, str]]):
         self.names: list[str] = []  # the distinct sample names; a row holds an index into it
         self._name_index: dict[str, int] = {}
         self.name_rows, self.lines, self.offsets = array("I"), array("I"), array("I")  # bodies < 4 GiB
         self.values = array("d")
         self.labels_at = labels_at
 
-    def add(self, name: str, value: float, line: int, offset: int) -> int:
+    def add(self, name: str, value: float, line: int, offset: int, careful: bool) -> int:
         index = self._name_index.get(name)
         if index is None:
             index = self._name_index[name] = len(self.names)
             self.names.append(name)
-        self.name_rows.append(index)
+        self.name_rows.append(index | self.CAREFUL if careful else index)
         self.values.append(value)
         self.lines.append(line)
         self.offsets.append(offset)
@@ -296,11 +299,12 @@ class _Columns:
     def sample(self, row: int) -> Sample:
         if self.labels_at is _released:
             _released(row)
-        return Sample(self.names[self.name_rows[row]], self.labels_at(self.offsets[row]), self.values[row],
-                      self.lines[row])
+        index = self.name_rows[row]
+        return Sample(self.names[index & ~self.CAREFUL], self.labels_at(self.offsets[row], index >= self.CAREFUL),
+                      self.values[row], self.lines[row])
 
 
-def _released(offset: int) -> dict[str, str]:
+def _released(*_) -> dict[str, str]:
     raise RuntimeError("the exposition's body was released (Exposition.release): its samples are gone")
 
 
@@ -339,16 +343,19 @@ class _TextReader:
         # Prometheus drops families without samples; they are not linted either.
         return Exposition(TEXT, [f for f in self.families.values() if len(f)])
 
-    def labels_at(self, offset: int) -> dict[str, str]:
-        """The labels of the sample line starting at ``offset`` (it parsed: no error here)."""
+    def labels_at(self, offset: int, careful: bool) -> dict[str, str]:
+        """The labels of the sample line starting at ``offset`` (it parsed: no error here).
+        A line of _PLAIN_SAMPLE's shape needs no second match: its ``name="value"`` pairs after
+        its first '{' are its labels (a metric name holds no '{', a value or timestamp with a
+        '"' did not parse)."""
         newline = b"\n" if isinstance(self.body, (bytes, bytearray)) else "\n"
         end = self.body.find(newline, offset)
         line = self.body[offset:end if end >= 0 else len(self.body)]
-        text = (line.decode("utf-8") if not isinstance(line, str) else line).lstrip(" \t")
-        plain = _PLAIN_SAMPLE.fullmatch(text)
-        if plain:
-            return dict(_PLAIN_PAIR.findall(plain.group(2))) if plain.group(2) else {}
-        return self._parts(text)[2]
+        text = line.decode("utf-8") if not isinstance(line, str) else line
+        if not careful:
+            brace = text.find("{")  # from there: a search inside the metric name would backtrack
+            return dict(_PLAIN_PAIR.findall(text, brace)) if brace >= 0 else {}
+        return self._parts(text.lstrip(" \t"))[2]
 
     def _read(self, line: str) -> None:
         text = line.lstrip(" \t")
@@ -431,7 +438,7 @@ class _TextReader:
             if len(labels) != len(found) or "__name__" in labels:
                 self._sample(self.line.lstrip(" \t"))  # the careful road says what is wrong
                 return
-        self._add(family, name, labels, value, timestamp, "")
+        self._add(family, name, labels, value, timestamp, "", careful=False)
 
     def _family_of_sample(self, name: str) -> Family:
         family = self._family_for(name)
@@ -478,7 +485,7 @@ class _TextReader:
         return family, name, labels, value, timestamp, rest
 
     def _add(self, family: Family, name: str, labels: dict[str, str], value: str, timestamp: str | None,
-             rest: str) -> None:
+             rest: str, careful: bool = True) -> None:
         special = self.special.get(family.type)
         if special in labels and go_float(labels[special]) is None:
             self._error(f"expected float as value for {special!r} label, got {labels[special]!r}")
@@ -497,7 +504,7 @@ class _TextReader:
             if suffix == "_bucket":
                 self._error(f"negative bucket population for histogram {family.name!r}")
         # The labels are not kept: Family.samples reads them again from the line (labels_at).
-        family._append(self.columns, self.columns.add(name, number, self.number, self.offset))
+        family._append(self.columns, self.columns.add(name, number, self.number, self.offset, careful))
 
     def _name(self, text: str, i: int, pattern: re.Pattern) -> tuple[str, int]:
         """A name at ``text[i]``: unquoted by ``pattern``, or (current rules) quoted UTF-8."""
