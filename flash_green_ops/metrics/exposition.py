@@ -51,6 +51,8 @@ _INTEGER = re.compile(r"[+-]?[0-9]+")
 _KEYWORD = re.compile(r"#[ \t]*([^ \t]*)")  # "#", blanks, the first word (HELP, TYPE or a comment)
 _ESCAPE = re.compile(r"\\(.?)")  # a backslash and what it escapes
 _WORD = re.compile(r"[^ \t]*")
+# The HELP or TYPE line nearly every exporter writes: keyword, unquoted name, text (not blank).
+_PLAIN_METADATA = re.compile(r"#[ \t]*(HELP|TYPE)[ \t]+([a-zA-Z_:][a-zA-Z0-9_:]*)[ \t]+([^ \t].*)")
 # The sample line nearly every exporter writes: name{a="1",b="2"} value [timestamp], label
 # values without backslashes. Anything else takes the character-by-character road.
 _PLAIN_SAMPLE = re.compile(r'([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{((?:[a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*",?)*)\})? '
@@ -364,6 +366,10 @@ class _TextReader:
         if text[0] == "#":
             self._metadata(text)
             return
+        if self.wanted:  # a family not wanted: its line is skipped after its name, before any match of the rest
+            name = _METRIC_NAME.match(text)
+            if name and not self.wanted(self._family_of_sample(name.group(0))):
+                return
         plain = _PLAIN_SAMPLE.fullmatch(text)
         if plain:
             self._plain_sample(*plain.groups())
@@ -390,6 +396,10 @@ class _TextReader:
     # -- HELP and TYPE ------------------------------------------------------------------------
     def _metadata(self, text: str) -> None:
         """A comment; if HELP or TYPE: a keyword, a metric name, the rest verbatim (expfmt)."""
+        plain = _PLAIN_METADATA.fullmatch(text)
+        if plain:
+            self._help_or_type(*plain.groups())
+            return
         keyword = _KEYWORD.match(text)
         if keyword.group(1) not in ("HELP", "TYPE"):
             return
@@ -406,11 +416,14 @@ class _TextReader:
             self._error("invalid metric name in comment")
         family = self._family_for(name)
         value = rest.lstrip(" \t")
-        if not value:
-            return
-        if keyword.group(1) == "HELP":
+        if value:
+            self._help_or_type(keyword.group(1), name, value, family)
+
+    def _help_or_type(self, keyword: str, name: str, value: str, family: Family | None = None) -> None:
+        family = self._family_for(name) if family is None else family
+        if keyword == "HELP":
             known = ("\\", "n", '"') if self.current else ("\\", "n")
-            for escaped in _ESCAPE.findall(value):
+            for escaped in _ESCAPE.findall(value) if "\\" in value else ():
                 if escaped not in known:
                     self._error(f"invalid escape sequence '\\{escaped}' in HELP")
             if family.help:
