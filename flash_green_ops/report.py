@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
 from flash_green_ops import redact
@@ -65,6 +64,8 @@ def render_junit(findings: Sequence[Finding], *, suite: str, summary_line: str |
     """JUnit XML as CI systems read it (Jenkins, GitLab, GitHub reporters): one testcase per
     check (classname its stage), FAIL a <failure>, SKIP a <skipped>, WARN a pass whose
     <system-out> says the warning; every text masked before it is encoded."""
+    import xml.etree.ElementTree as ET  # lazy: only --format junit needs it (every run imports this module)
+
     count = {s: sum(f.status is s for f in findings) for s in Status}
     root = ET.Element("testsuites")
     total = sum(f.duration for f in findings)

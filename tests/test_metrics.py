@@ -1,8 +1,13 @@
 """The metrics step against real HTTP servers on loopback: every failure the issue names."""
 from __future__ import annotations
 
+import base64
+import gzip
 import json
+import socket
+import threading
 import time
+from urllib.parse import quote
 
 import pytest
 from werkzeug.wrappers import Response
@@ -16,7 +21,7 @@ from flash_green_ops.findings import Status
 from flash_green_ops.metrics.promlint import RULESETS
 from flash_green_ops.settings import Settings
 from tests.conftest import assert_no_secrets, run_script
-from tests.metrics_http import OPENMETRICS_TYPE, ScriptedServer, SilentListener, exposition
+from tests.metrics_http import OPENMETRICS_TYPE, TEXT_TYPE, ScriptedServer, SilentListener, exposition
 
 BASE_ENV = {
     "APP_ENV": "staging",
@@ -327,6 +332,54 @@ def test_a_redirect_is_followed_as_prometheus_follows_it(server):
     server.serve_metrics(exposition())
     finding = metrics.MetricsProbe(context({"METRICS_URL": f"{server.url}/old-metrics"})).scrape()
     assert finding.status is Status.PASS, finding.message
+
+
+def test_a_redirect_loop_fails_after_the_redirects_prometheus_allows(server):
+    server.serve("/loop", Response("", status=302, headers={"Location": "/loop"}))
+    finding = metrics.MetricsProbe(context({"METRICS_URL": f"{server.url}/loop"})).scrape()
+    assert finding.status is Status.FAIL
+    assert f"GET {server.url}/loop failed: more than {metrics.MAX_REDIRECTS} redirects" in finding.message
+    assert len(server.requests) == 1 + metrics.MAX_REDIRECTS
+
+
+@pytest.mark.parametrize("answer", [
+    b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nContent-Type: text/plain\r\n\r\n# HELP a A.\n",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n20\r\n# HELP a A.\n",
+], ids=["content-length", "chunked"])
+def test_a_body_cut_short_is_a_failed_scrape_not_a_short_exposition(answer):
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        def answer_and_hang_up():
+            connection, _ = listener.accept()
+            with connection:
+                connection.recv(4096)
+                connection.sendall(answer)
+        thread = threading.Thread(target=answer_and_hang_up, daemon=True)
+        thread.start()
+        finding = metrics.MetricsProbe(context({"METRICS_URL": f"http://127.0.0.1:{listener.getsockname()[1]}/m"})).scrape()
+        thread.join(5)
+    assert finding.status is Status.FAIL
+    assert "failed: the connection broke off before the whole body arrived (IncompleteRead)" in finding.message
+
+
+def test_a_gzip_body_sent_in_chunks_is_decoded(server):
+    # As prometheus_client's app answers a scrape that accepts gzip (no Content-Length: chunked).
+    packed = gzip.compress(exposition().encode())
+    server.serve("/metrics", Response((packed[i:i + 100] for i in range(0, len(packed), 100)),
+                                      content_type=TEXT_TYPE, headers={"Content-Encoding": "gzip"}))
+    probe = metrics.MetricsProbe(context(service_env(server)))
+    assert probe.parse().status is Status.PASS, probe.parse().message
+    assert "gzip" in server.requests[0][1]["Accept-Encoding"]
+
+
+def test_the_url_s_user_and_password_are_sent_as_basic_auth_and_never_shown(server):
+    password = random_secret("scrape-pw") + "@:"
+    server.serve_metrics(exposition())
+    url = f"http://prom:{quote(password, safe='')}@127.0.0.1:{server.port}/metrics"
+    finding = metrics.MetricsProbe(context({"METRICS_URL": url})).scrape()
+    assert finding.status is Status.PASS, finding.message
+    assert_no_secrets([password, quote(password, safe="")], finding.message)
+    sent = server.requests[0][1]["Authorization"]
+    assert sent == "Basic " + base64.b64encode(f"prom:{password}".encode()).decode()
 
 
 def test_a_metrics_url_whose_password_urllib_cannot_delimit_is_never_shown():

@@ -15,13 +15,14 @@ from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from email.message import Message
+from urllib.parse import unquote
 
 from flash_green_ops import urls
 from flash_green_ops.context import RunContext
 from flash_green_ops.contract import Contract
 from flash_green_ops.findings import Finding, failed, passed, skipped, timed, warned
 from flash_green_ops.metrics.exposition import (OPENMETRICS, TEXT, Exposition, ExpositionError, Family, Sample,
-                                                format_of, parse, quote_line, series_key)
+                                                format_of, parse, quote_line, series_hash, series_key)
 from flash_green_ops.metrics.promlint import lint_families
 from flash_green_ops.neterrors import connection_reason
 
@@ -93,51 +94,76 @@ def health_url(values: dict[str, str]) -> str | None:
 
 
 def http_get(url: str, timeout: float, accept: str = "*/*") -> Response:
-    """GET ``url``; the whole exchange ends within about ``timeout`` seconds, or HttpFailure."""
-    import requests  # lazy: only this step needs it
-    from requests.adapters import HTTPAdapter
-    from urllib3.exceptions import MaxRetryError
-    from urllib3.util.retry import Retry
+    """GET ``url``; the whole exchange ends within about ``timeout`` seconds, or HttpFailure.
 
-    retry = Retry(total=CONNECT_RETRIES, connect=CONNECT_RETRIES, read=False, status=False,
-                  other=0, redirect=False, backoff_factor=0.1, raise_on_status=False)
+    urllib3 directly (requests is built on it): this step needs no sessions, cookies or
+    encoding guesses, and importing requests cost the metrics stage more CPU than parsing the
+    scrape (bench/metrics_bench.py). What requests added that a scrape needs is done here: the
+    URL's user:password as basic auth, the usual Accept-Encoding, messages that never quote the URL."""
+    import urllib3  # lazy: only this step needs it
+    from urllib3.exceptions import (LocationParseError, LocationValueError, MaxRetryError, NewConnectionError,
+                                    ProtocolError, ResponseError, TimeoutError as UrllibTimeout)
+
+    try:
+        parts = urllib3.util.parse_url(url)
+    except (LocationParseError, LocationValueError):
+        # The type only: the parser's message quotes the whole URL, password included.
+        raise HttpFailure("not a usable URL (InvalidURL)") from None
+    if not parts.scheme:
+        raise HttpFailure("not a usable URL (MissingSchema)")
+    if parts.scheme.lower() not in ("http", "https"):
+        raise HttpFailure("not a usable URL (InvalidSchema)")
+    if not parts.host:
+        raise HttpFailure("not a usable URL (InvalidURL)")
+    headers = urllib3.util.make_headers(accept_encoding=True)
+    headers["Accept"] = accept
+    target = url
+    if parts.auth:  # sent as basic auth (dropped on a redirect to another host), not in the URL
+        user, _, password = parts.auth.partition(":")
+        headers.update(urllib3.util.make_headers(basic_auth=f"{unquote(user)}:{unquote(password)}"))
+        target = parts._replace(auth=None).url
+    retry = urllib3.Retry(total=None, connect=CONNECT_RETRIES, read=False, status=False, other=0,
+                          redirect=MAX_REDIRECTS, backoff_factor=0.1, raise_on_status=False)
     started = time.monotonic()
     deadline = started + timeout
-    with requests.Session() as session:
-        session.max_redirects = MAX_REDIRECTS
-        adapter = HTTPAdapter(max_retries=retry)
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
+    with urllib3.PoolManager() as pool:
         try:
-            with session.get(url, headers={"Accept": accept}, stream=True,
-                             timeout=(timeout / (1 + CONNECT_RETRIES), timeout)) as answer:
-                body = bytearray()  # grown in place: chunks joined at the end would double the peak
-                for chunk in answer.iter_content(64 * 1024):
-                    body += chunk
-                    if len(body) > MAX_BODY_BYTES:
-                        raise HttpFailure(f"the body is larger than {MAX_BODY_BYTES // 2**20} MiB")
-                    if time.monotonic() > deadline:
-                        raise HttpFailure(f"the answer did not finish within {timeout:g} s")
-                return Response(url, answer.status_code, answer.reason or "",
-                                answer.headers.get("Content-Type", ""), body,
-                                time.monotonic() - started)
-        except requests.exceptions.Timeout:
+            answer = pool.request("GET", target, headers=headers, retries=retry, preload_content=False,
+                                  timeout=urllib3.Timeout(connect=timeout / (1 + CONNECT_RETRIES), read=timeout))
+        except MaxRetryError as exc:
+            if isinstance(exc.reason, ResponseError):  # urllib3's reason when the redirects ran out
+                raise HttpFailure(f"more than {MAX_REDIRECTS} redirects") from None
+            if isinstance(exc.reason, UrllibTimeout) and not isinstance(exc.reason, NewConnectionError):
+                raise HttpFailure(f"no answer within {timeout:g} s (timed out)") from None
+            # Only connecting is retried (other=0): say so only then.
+            retried = f" (after {CONNECT_RETRIES} retries)" if isinstance(exc.reason, NewConnectionError) else ""
+            raise HttpFailure(connection_reason(exc) + retried) from None
+        except UrllibTimeout:
             raise HttpFailure(f"no answer within {timeout:g} s (timed out)") from None
-        except requests.exceptions.TooManyRedirects:
-            raise HttpFailure(f"more than {MAX_REDIRECTS} redirects") from None
-        except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
-                requests.exceptions.MissingSchema) as exc:
-            # The type only: requests quotes the whole URL, password included, in its message.
-            raise HttpFailure(f"not a usable URL ({type(exc).__name__})") from None
-        except requests.exceptions.ChunkedEncodingError:
+        except (LocationParseError, LocationValueError):  # a redirect's Location
+            raise HttpFailure("not a usable URL (InvalidURL)") from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise HttpFailure(connection_reason(exc)) from None
+        try:
+            body = bytearray()  # grown in place: chunks joined at the end would double the peak
+            # decode_content said outright: urllib3 2.7 leaves a chunked gzip body encoded otherwise.
+            for chunk in answer.stream(64 * 1024, decode_content=True):
+                body += chunk
+                if len(body) > MAX_BODY_BYTES:
+                    raise HttpFailure(f"the body is larger than {MAX_BODY_BYTES // 2**20} MiB")
+                if time.monotonic() > deadline:
+                    raise HttpFailure(f"the answer did not finish within {timeout:g} s")
+        except UrllibTimeout:
+            raise HttpFailure(f"no answer within {timeout:g} s (timed out)") from None
+        except ProtocolError:  # urllib3 enforces Content-Length and the chunked framing
             raise HttpFailure("the connection broke off before the whole body arrived "
-                              "(ChunkedEncodingError)") from None
-        except requests.exceptions.RequestException as exc:
-            reason = connection_reason(exc)
-            # urllib3 wraps the last error in MaxRetryError only when it retried (connecting).
-            if any(isinstance(a, MaxRetryError) for a in exc.args):
-                reason += f" (after {CONNECT_RETRIES} retries)"
-            raise HttpFailure(reason) from None
+                              "(IncompleteRead)") from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise HttpFailure(connection_reason(exc)) from None
+        finally:
+            answer.release_conn()
+        return Response(url, answer.status, answer.reason or "", answer.headers.get("Content-Type", ""), body,
+                        time.monotonic() - started)
 
 
 def media_type(content_type: str) -> tuple[str, str | None]:
@@ -317,14 +343,17 @@ class MetricsProbe:
         if unparsed:
             return unparsed
         interval = self.settings.timeout("metrics_interval")
-        # What the comparison needs of the first scrape, and what the other checks need of it
-        # (its lint problems), are kept; its body is let go, so two bodies are never held at
-        # once (the memory target: under 2x one body; bench/metrics_bench.py).
+        # What the other checks need of the first scrape (its lint problems) and what the
+        # comparison needs of it (a counter snapshot, built sample by sample after the lint, so
+        # their working memory never adds up) are kept; then its body is let go, and only then
+        # is the snapshot sorted: two bodies are never held at once, and the transient memory
+        # never comes on top of one (the memory target: under 2x one body; bench/metrics_bench.py).
         if self._earlier is None:
-            self._earlier = CounterSnapshot.of(self.exposition())
             self._lint_problems()
+            self._earlier = CounterSnapshot.of(self.exposition())
             self.exposition().release()
             self._first = replace(self._first, body=b"")
+            self._earlier.sort()
         earlier = self._earlier
         # The interval runs from the end of the first scrape, as two Prometheus scrapes would.
         time.sleep(interval)
@@ -398,39 +427,48 @@ def compare_scrapes(earlier: CounterSnapshot, second: Exposition, interval: floa
 
 class CounterSnapshot:
     """A scrape's counter-like series as the stability check compares them: the hashes of their
-    keys (name and sorted labels), sorted, beside their values: 16 bytes a series where a dict
-    of key strings takes ten times that (a large exposition has tens of thousands). Two keys
-    sharing a 64-bit hash would be compared with each other: odds of about 1e-11 at 20,000."""
+    keys (name and label set, exposition.series_hash) beside their values: 16 bytes a series
+    where a dict of key strings takes ten times that (a large exposition has tens of
+    thousands). Sorted by ``sort`` (MetricsProbe.stable calls it once the first body is let
+    go: sorting needs memory of its own) or at the first lookup. Two keys sharing a 64-bit
+    hash would be compared with each other: odds of about 1e-11 at 20,000."""
 
     def __init__(self, hashes: array, values: array, start_time: float | None):
-        order = sorted(range(len(hashes)), key=hashes.__getitem__)
-        self.hashes = array("q", (hashes[i] for i in order))
-        self.values = array("d", (values[i] for i in order))
-        self.start_time = start_time
+        self.hashes, self.values, self.start_time = hashes, values, start_time
+        self._sorted = False
 
     @classmethod
     def of(cls, exposition: Exposition) -> CounterSnapshot:
         hashes, values = array("q"), array("d")
         for sample in _counter_samples(exposition):
-            hashes.append(hash(series_key(sample)))
+            hashes.append(series_hash(sample.name, sample.labels))
             values.append(sample.value)
         return cls(hashes, values, _start_time(exposition))
 
     def __len__(self) -> int:
         return len(self.hashes)
 
+    def sort(self) -> None:
+        if not self._sorted:
+            order = sorted(range(len(self.hashes)), key=self.hashes.__getitem__)
+            self.hashes = array("q", (self.hashes[i] for i in order))
+            self.values = array("d", (self.values[i] for i in order))
+            self._sorted = True
+
     def value_of(self, sample: Sample) -> float | None:
-        key = hash(series_key(sample))
+        self.sort()
+        key = series_hash(sample.name, sample.labels)
         i = bisect_left(self.hashes, key)
         return self.values[i] if i < len(self.hashes) and self.hashes[i] == key else None
 
 
 def _counter_samples(exposition: Exposition) -> Iterator[Sample]:
-    """Counter-like series: counters, histogram buckets and counts, summary counts."""
+    """Counter-like series: counters, histogram buckets and counts, summary counts (one at a
+    time: a large family's samples are never all built at once)."""
     for family in exposition.families:
         if family.type not in ("counter", "histogram", "summary"):
-            continue
-        for sample in family.samples:
+            continue  # its labels are not read
+        for sample in family.iter_samples():
             if sample.name.endswith("_created"):
                 continue  # a creation timestamp, not a count
             if (family.type == "counter"
@@ -441,7 +479,7 @@ def _counter_samples(exposition: Exposition) -> Iterator[Sample]:
 
 def _start_time(exposition: Exposition) -> float | None:
     family = exposition.family(START_TIME)
-    return family.samples[0].value if family and family.samples else None
+    return next((s.value for s in family.iter_samples()), None) if family else None
 
 
 def _compared(family: Family) -> bool:

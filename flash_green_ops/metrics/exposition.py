@@ -51,6 +51,8 @@ _INTEGER = re.compile(r"[+-]?[0-9]+")
 _KEYWORD = re.compile(r"#[ \t]*([^ \t]*)")  # "#", blanks, the first word (HELP, TYPE or a comment)
 _ESCAPE = re.compile(r"\\(.?)")  # a backslash and what it escapes
 _WORD = re.compile(r"[^ \t]*")
+# The HELP or TYPE line nearly every exporter writes: keyword, unquoted name, text (not blank).
+_PLAIN_METADATA = re.compile(r"#[ \t]*(HELP|TYPE)[ \t]+([a-zA-Z_:][a-zA-Z0-9_:]*)[ \t]+([^ \t].*)")
 # The sample line nearly every exporter writes: name{a="1",b="2"} value [timestamp], label
 # values without backslashes. Anything else takes the character-by-character road.
 _PLAIN_SAMPLE = re.compile(r'([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{((?:[a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*",?)*)\})? '
@@ -107,11 +109,14 @@ class Family:
 
     @property
     def samples(self) -> list[Sample]:
+        return list(self.iter_samples())
+
+    def iter_samples(self) -> Iterator[Sample]:
+        """The samples one at a time: a large family's are never all built at once."""
         if self._given is not None:
-            return self._given
-        if self._rows is None:
-            return []
-        return [self._store.sample(row) for row in self._rows]
+            yield from self._given
+        elif self._rows is not None:
+            yield from map(self._store.sample, self._rows)
 
     def series(self) -> list[Sample]:
         """One sample per series as promlint counts them: a summary's quantiles, a histogram's
@@ -121,7 +126,7 @@ class Family:
         if not special:
             return self.samples
         first: dict[frozenset, Sample] = {}
-        for sample in self.samples:
+        for sample in self.iter_samples():
             key = frozenset((k, v) for k, v in sample.labels.items() if k != special)
             first.setdefault(key, sample)
         return [Sample(s.name, {k: v for k, v in s.labels.items() if k != special}, s.value, s.line)
@@ -267,19 +272,22 @@ class _Columns:
     Sample object with a dict of labels costs hundreds); labels are read again from the body
     when a Sample is asked for (``labels_at``)."""
 
-    def __init__(self, labels_at: Callable[[int], dict[str, str]]):
+    # The top bit of a row's name index: its line took the careful road (not _PLAIN_SAMPLE's shape).
+    CAREFUL = 1 << 31
+
+    def __init__(self, labels_at: Callable[[int, bool], dict[str, str]]):
         self.names: list[str] = []  # the distinct sample names; a row holds an index into it
         self._name_index: dict[str, int] = {}
         self.name_rows, self.lines, self.offsets = array("I"), array("I"), array("I")  # bodies < 4 GiB
         self.values = array("d")
         self.labels_at = labels_at
 
-    def add(self, name: str, value: float, line: int, offset: int) -> int:
+    def add(self, name: str, value: float, line: int, offset: int, careful: bool) -> int:
         index = self._name_index.get(name)
         if index is None:
             index = self._name_index[name] = len(self.names)
             self.names.append(name)
-        self.name_rows.append(index)
+        self.name_rows.append(index | self.CAREFUL if careful else index)
         self.values.append(value)
         self.lines.append(line)
         self.offsets.append(offset)
@@ -293,11 +301,12 @@ class _Columns:
     def sample(self, row: int) -> Sample:
         if self.labels_at is _released:
             _released(row)
-        return Sample(self.names[self.name_rows[row]], self.labels_at(self.offsets[row]), self.values[row],
-                      self.lines[row])
+        index = self.name_rows[row]
+        return Sample(self.names[index & ~self.CAREFUL], self.labels_at(self.offsets[row], index >= self.CAREFUL),
+                      self.values[row], self.lines[row])
 
 
-def _released(offset: int) -> dict[str, str]:
+def _released(*_) -> dict[str, str]:
     raise RuntimeError("the exposition's body was released (Exposition.release): its samples are gone")
 
 
@@ -336,16 +345,19 @@ class _TextReader:
         # Prometheus drops families without samples; they are not linted either.
         return Exposition(TEXT, [f for f in self.families.values() if len(f)])
 
-    def labels_at(self, offset: int) -> dict[str, str]:
-        """The labels of the sample line starting at ``offset`` (it parsed: no error here)."""
+    def labels_at(self, offset: int, careful: bool) -> dict[str, str]:
+        """The labels of the sample line starting at ``offset`` (it parsed: no error here).
+        A line of _PLAIN_SAMPLE's shape needs no second match: its ``name="value"`` pairs after
+        its first '{' are its labels (a metric name holds no '{', a value or timestamp with a
+        '"' did not parse)."""
         newline = b"\n" if isinstance(self.body, (bytes, bytearray)) else "\n"
         end = self.body.find(newline, offset)
         line = self.body[offset:end if end >= 0 else len(self.body)]
-        text = (line.decode("utf-8") if not isinstance(line, str) else line).lstrip(" \t")
-        plain = _PLAIN_SAMPLE.fullmatch(text)
-        if plain:
-            return dict(_PLAIN_PAIR.findall(plain.group(2))) if plain.group(2) else {}
-        return self._parts(text)[2]
+        text = line.decode("utf-8") if not isinstance(line, str) else line
+        if not careful:
+            brace = text.find("{")  # from there: a search inside the metric name would backtrack
+            return dict(_PLAIN_PAIR.findall(text, brace)) if brace >= 0 else {}
+        return self._parts(text.lstrip(" \t"))[2]
 
     def _read(self, line: str) -> None:
         text = line.lstrip(" \t")
@@ -354,6 +366,10 @@ class _TextReader:
         if text[0] == "#":
             self._metadata(text)
             return
+        if self.wanted:  # a family not wanted: its line is skipped after its name, before any match of the rest
+            name = _METRIC_NAME.match(text)
+            if name and not self.wanted(self._family_of_sample(name.group(0))):
+                return
         plain = _PLAIN_SAMPLE.fullmatch(text)
         if plain:
             self._plain_sample(*plain.groups())
@@ -380,6 +396,10 @@ class _TextReader:
     # -- HELP and TYPE ------------------------------------------------------------------------
     def _metadata(self, text: str) -> None:
         """A comment; if HELP or TYPE: a keyword, a metric name, the rest verbatim (expfmt)."""
+        plain = _PLAIN_METADATA.fullmatch(text)
+        if plain:
+            self._help_or_type(*plain.groups())
+            return
         keyword = _KEYWORD.match(text)
         if keyword.group(1) not in ("HELP", "TYPE"):
             return
@@ -396,11 +416,14 @@ class _TextReader:
             self._error("invalid metric name in comment")
         family = self._family_for(name)
         value = rest.lstrip(" \t")
-        if not value:
-            return
-        if keyword.group(1) == "HELP":
+        if value:
+            self._help_or_type(keyword.group(1), name, value, family)
+
+    def _help_or_type(self, keyword: str, name: str, value: str, family: Family | None = None) -> None:
+        family = self._family_for(name) if family is None else family
+        if keyword == "HELP":
             known = ("\\", "n", '"') if self.current else ("\\", "n")
-            for escaped in _ESCAPE.findall(value):
+            for escaped in _ESCAPE.findall(value) if "\\" in value else ():
                 if escaped not in known:
                     self._error(f"invalid escape sequence '\\{escaped}' in HELP")
             if family.help:
@@ -428,7 +451,7 @@ class _TextReader:
             if len(labels) != len(found) or "__name__" in labels:
                 self._sample(self.line.lstrip(" \t"))  # the careful road says what is wrong
                 return
-        self._add(family, name, labels, value, timestamp, "")
+        self._add(family, name, labels, value, timestamp, "", careful=False)
 
     def _family_of_sample(self, name: str) -> Family:
         family = self._family_for(name)
@@ -475,7 +498,7 @@ class _TextReader:
         return family, name, labels, value, timestamp, rest
 
     def _add(self, family: Family, name: str, labels: dict[str, str], value: str, timestamp: str | None,
-             rest: str) -> None:
+             rest: str, careful: bool = True) -> None:
         special = self.special.get(family.type)
         if special in labels and go_float(labels[special]) is None:
             self._error(f"expected float as value for {special!r} label, got {labels[special]!r}")
@@ -494,7 +517,7 @@ class _TextReader:
             if suffix == "_bucket":
                 self._error(f"negative bucket population for histogram {family.name!r}")
         # The labels are not kept: Family.samples reads them again from the line (labels_at).
-        family._append(self.columns, self.columns.add(name, number, self.number, self.offset))
+        family._append(self.columns, self.columns.add(name, number, self.number, self.offset, careful))
 
     def _name(self, text: str, i: int, pattern: re.Pattern) -> tuple[str, int]:
         """A name at ``text[i]``: unquoted by ``pattern``, or (current rules) quoted UTF-8."""
@@ -583,6 +606,11 @@ def _skip_blanks(text: str, i: int) -> int:
     while i < n and text[i] in " \t":
         i += 1
     return i
+
+
+def series_hash(name: str, labels: dict[str, str]) -> int:
+    """A series' identity as a number: equal for the same name and label set, in any order."""
+    return hash((name, frozenset(labels.items())))
 
 
 def series_key(sample: Sample) -> str:

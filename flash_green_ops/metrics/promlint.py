@@ -25,7 +25,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from flash_green_ops.metrics.exposition import CURRENT, LEGACY, RULESETS, TEXT, Family, Sample, parse, series_key
+from flash_green_ops.metrics.exposition import (CURRENT, LEGACY, RULESETS, TEXT, Family, Sample, parse, series_hash,
+                                                series_key)
 
 __all__ = ["CURRENT", "LEGACY", "RULESETS", "Problem", "lint_families", "lint_text", "metric_unit"]
 
@@ -180,9 +181,9 @@ def _unit_abbreviations(f: Family, series: list[Sample]):
 
 
 def _duplicates(f: Family, series: list[Sample]):
-    seen: dict[int, int] = {}  # hash of the series key -> its first line (a key string each would cost more)
+    seen: dict[int, int] = {}  # hash of the series -> its first line (a key string each would cost more)
     for sample in series:
-        key = hash(series_key(sample))
+        key = series_hash(sample.name, sample.labels)
         if key in seen:
             yield "metric not unique", sample.line, f"{series_key(sample)} on lines {seen[key]} and {sample.line}"
         else:
