@@ -44,13 +44,13 @@ DEFAULT_SAMPLE = REPO / "tests" / "data" / "node_exporter_e2e.prom"
 TEXT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 TAIL = (b"process_start_time_seconds 1.7e9\n"  # its HELP and TYPE are in the sample, its sample not
         b"# HELP flash_green_up Up.\n# TYPE flash_green_up gauge\nflash_green_up 1\n")
-# Run in a child: imports what the stage imports (http.client too), then runs the stage's checks on
+# Run in a child: imports what the stage imports (urllib3 too), then runs the stage's checks on
 # the URL with tracemalloc on; prints each check's peak of memory allocated above what was
 # allocated before the stage (bytes). (ru_maxrss cannot show it: the imports' transient peak is
 # as high, and the stage reuses that memory.)
 MEMORY_PROBE = """
 import sys, tracemalloc
-import http.client
+import urllib3
 from flash_green_ops import metrics
 from flash_green_ops.contract import load_contract
 from flash_green_ops.envfile import parse_env_text
