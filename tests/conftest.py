@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+# The image ci/build_postgres_image.sh builds (no registry here), overridable as in ci/container_ci.sh.
+POSTGRES_IMAGE = os.environ.get("FLASHGREEN_POSTGRES_IMAGE", "flashgreen/postgres:15-local")
 SCRIPTS = REPO / "scripts"
 
 pytest_plugins = ["pytester", "tests.pg_fixtures", "tests.backup_fixtures", "tests.flashgreen_fixtures",
@@ -147,6 +149,23 @@ def skip_unless_ci(reason: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"CI is set, so this must run: {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+def require_local_image(client, image: str, script: str) -> str:
+    """``image`` if the engine has it; skipped otherwise (failed in CI), naming the script that builds it."""
+    import docker
+
+    __tracebackhide__ = True
+    try:
+        client.images.get(image)
+    except docker.errors.ImageNotFound:
+        skip_unless_ci(f"image {image} is not on the engine: build it with {script}")
+    return image
+
+
+def engine_network(client) -> str:
+    # An engine without a bridge network (CI's dockerd --bridge=none) can only do host.
+    return "bridge" if client.networks.list(names=["bridge"]) else "host"
 
 
 @contextmanager

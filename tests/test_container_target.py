@@ -25,9 +25,9 @@ from pathlib import Path
 import pytest
 
 from fixtures import containers
-from tests.conftest import REPO, assert_no_secrets, docker_engine, run_ops_tests, skip_unless_ci
+from tests.conftest import (POSTGRES_IMAGE, REPO, assert_no_secrets, docker_engine, engine_network,
+                            require_local_image, run_ops_tests)
 
-POSTGRES_IMAGE = os.environ.get("FLASHGREEN_POSTGRES_IMAGE", "flashgreen/postgres:15-local")
 MOTO_IMAGE = os.environ.get("FLASHGREEN_MOTO_IMAGE", "flashgreen/moto:5.0.14-local")
 VAULT_IMAGE = os.environ.get("FLASHGREEN_VAULT_IMAGE", "flashgreen/openbao:2.7-local")
 
@@ -40,33 +40,22 @@ def engine():
 
 @pytest.fixture(scope="module")
 def network(engine) -> str:
-    # An engine without a bridge network (CI's dockerd --bridge=none) can only do host.
-    return "bridge" if engine.networks.list(names=["bridge"]) else "host"
-
-
-def _local_image(engine, image: str, script: str) -> str:
-    import docker
-
-    try:
-        engine.images.get(image)
-    except docker.errors.ImageNotFound:
-        skip_unless_ci(f"image {image} is not on the engine: build it with {script}")
-    return image
+    return engine_network(engine)
 
 
 @pytest.fixture(scope="module")
 def postgres_image(engine) -> str:
-    return _local_image(engine, POSTGRES_IMAGE, "ci/build_postgres_image.sh")
+    return require_local_image(engine, POSTGRES_IMAGE, "ci/build_postgres_image.sh")
 
 
 @pytest.fixture(scope="module")
 def moto_image(engine) -> str:
-    return _local_image(engine, MOTO_IMAGE, "ci/build_moto_image.sh")
+    return require_local_image(engine, MOTO_IMAGE, "ci/build_moto_image.sh")
 
 
 @pytest.fixture(scope="module")
 def vault_image(engine) -> str:
-    return _local_image(engine, VAULT_IMAGE, "ci/build_openbao_image.sh")
+    return require_local_image(engine, VAULT_IMAGE, "ci/build_openbao_image.sh")
 
 
 def _our_containers(engine) -> set[str]:

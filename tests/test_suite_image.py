@@ -14,30 +14,23 @@ import pytest
 
 from fixtures import containers
 from fixtures.targets import ThrowawayTarget, make_workdir
-from tests.conftest import assert_no_secrets, docker_engine, skip_unless_ci
+from tests.conftest import POSTGRES_IMAGE, assert_no_secrets, docker_engine, engine_network, require_local_image
 
 SUITE_IMAGE = os.environ.get("FLASHGREEN_SUITE_IMAGE", "flashgreen/ops:local")
-POSTGRES_IMAGE = os.environ.get("FLASHGREEN_POSTGRES_IMAGE", "flashgreen/postgres:15-local")
 
 
 @pytest.fixture(scope="module")
 def engine():
-    import docker
-
     with docker_engine() as client:
-        for image, script in ((SUITE_IMAGE, "ci/build_suite_image.sh"), (POSTGRES_IMAGE, "ci/build_postgres_image.sh")):
-            try:
-                client.images.get(image)
-            except docker.errors.ImageNotFound:
-                skip_unless_ci(f"image {image} is not on the engine: build it with {script}")
+        require_local_image(client, SUITE_IMAGE, "ci/build_suite_image.sh")
+        require_local_image(client, POSTGRES_IMAGE, "ci/build_postgres_image.sh")
         yield client
 
 
 @pytest.fixture(scope="module")
 def postgres_env(engine):
     """The container target's PostgreSQL, started; the env values a preflight needs for it alone."""
-    network = "bridge" if engine.networks.list(names=["bridge"]) else "host"
-    options = SimpleNamespace(postgres_image=POSTGRES_IMAGE, docker_network=network)
+    options = SimpleNamespace(postgres_image=POSTGRES_IMAGE, docker_network=engine_network(engine))
     workdir = make_workdir("container")
     target = None
     try:
