@@ -100,6 +100,19 @@ def test_a_nightly_cronjob_per_environment_forbids_overlap_and_has_a_deadline():
         assert mounts["/results"] == "results" and "persistentVolumeClaim" in volumes["results"]
 
 
+def test_the_nightly_cronjobs_differ_only_in_their_environment_and_schedule():
+    # Two copies of one manifest (plain YAML shares nothing): one edited alone would drift.
+    cronjobs = {doc["metadata"]["labels"]["flash-green-ops/environment"]: doc
+                for _, doc in workloads() if doc["kind"] == "CronJob"}
+
+    def generic(environment: str) -> dict:
+        doc = copy.deepcopy(cronjobs[environment])
+        del doc["spec"]["schedule"]
+        return yaml.safe_load(yaml.safe_dump(doc).replace(environment, "ENVIRONMENT"))
+
+    assert generic("staging") == generic("production")
+
+
 def test_the_preflight_job_is_a_helm_pre_install_and_pre_upgrade_hook():
     (preflight,) = [doc for _, doc in workloads() if doc["metadata"]["labels"]["app.kubernetes.io/component"]
                     == "preflight"]
