@@ -109,7 +109,7 @@ def test_the_wheel_installs_one_distinctive_package_and_the_console_scripts(tmp_
             "flash_green_ops/flashgreen_schema/env.py",
             "flash_green_ops/flashgreen_schema/versions/0004_orders_client_ref.py"} <= set(names)
     for command in ("flash-green-preflight", "flash-green-backup", "flash-green-verify-restore", "flash-green-reconcile",
-                    "flash-green-rehearse-rollback"):
+                    "flash-green-rehearse-rollback", "flash-green-entrypoint"):
         assert f"{command} = flash_green_ops.commands." in scripts
 
 
