@@ -18,9 +18,12 @@ repo="$(dirname "$here")"
 source "$here/image_lib.sh"
 tag="${1:-flashgreen/ops:local}"
 [ $# -le 1 ] || { echo "usage: $0 [TAG]" >&2; exit 2; }
-# What the Dockerfile copies into the image (the committed files only).
-mapfile -t project < <(cd "$repo" && git ls-files flash_green_ops ops_tests fixtures scripts conftest.py pytest.ini \
-	pyproject.toml README.md)
+# What the Dockerfile copies into the image (the committed files only). Listed in an assignment,
+# not a process substitution, so a failing git stops the build instead of leaving the image empty.
+listing="$(cd "$repo" && git ls-files flash_green_ops ops_tests fixtures scripts conftest.py pytest.ini \
+	pyproject.toml README.md)"
+[ -n "$listing" ] || { echo "$0: git lists none of the project's files in $repo" >&2; exit 1; }
+mapfile -t project <<<"$listing"
 
 require_engine
 # The project's runtime dependencies (pyproject.toml's), one a line.
