@@ -144,9 +144,12 @@ def wait_for(condition, timeout: float, what: str, interval: float = 0.02):
 
 def skip_unless_ci(reason: str) -> None:
     """Skip: what this test needs is missing here. In CI (the CI variable is set) everything
-    is installed on purpose, so the same absence is a failure: a skip there would hide it."""
+    is installed on purpose, so the same absence is a failure: a skip there would hide it. CI
+    means what it means to the runbook plugin (fixtures.plugin.in_ci: CI=false is not CI)."""
+    from fixtures.plugin import in_ci
+
     __tracebackhide__ = True
-    if os.environ.get("CI"):
+    if in_ci():
         pytest.fail(f"CI is set, so this must run: {reason}", pytrace=False)
     pytest.skip(reason)
 
