@@ -104,6 +104,7 @@ def test_production_template_fails_on_its_placeholders_and_a_filled_copy_passes(
     (["--format", "yaml"], "argument --format: invalid choice: 'yaml'"),
     (["--db-connect-timeout", "0"], "must be greater than 0"),
     (["--vault-min-ttl", "soon"], "not a duration: 'soon'"),
+    (["--vault-min-ttl", "nan"], "not a duration: 'nan'"),  # else no token would ever warn
     (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
 ])
 def test_bad_invocation_is_one_line_and_exit_2(tmp_path, args, expected):
