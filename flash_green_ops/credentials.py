@@ -32,7 +32,7 @@ def database_endpoint(ctx: RunContext, *, require_password: bool = False) -> PgE
     inherited PGPASSWORD) whose secret bundle cannot be read raises PasswordUnavailable naming
     why; without it, the connection is left to fail on its own terms ("no password supplied").
     """
-    params, key = _params(ctx)
+    params, key = database_params(ctx)
     if not params.get("password"):
         try:
             params["password"] = ctx.secret_bundle().get("DB_PASSWORD") or ""
@@ -45,24 +45,20 @@ def database_endpoint(ctx: RunContext, *, require_password: bool = False) -> PgE
                                   source_key=key, where=ctx.source.where(key))
 
 
-def database_params(ctx: RunContext) -> tuple[dict[str, str], str]:
-    """The env's libpq parameters (no password is looked for) and the variable they came from
-    (DATABASE_URL or DB_HOST): for what needs only the server's address (the TLS step)."""
-    return _params(ctx)
-
-
 def env_gives_password(ctx: RunContext) -> bool:
     """Whether the database password comes from the env itself (DATABASE_URL, DB_PASSWORD, an
     inherited PGPASSWORD), not from the secret bundle. Unusable settings count as yes: the
     database step reports them itself, whatever the secrets step found."""
     try:
-        params, _ = _params(ctx)
+        params, _ = database_params(ctx)
     except DatabaseConfigError:
         return True
     return bool(params.get("password") or os.environ.get("PGPASSWORD"))
 
 
-def _params(ctx: RunContext) -> tuple[dict[str, str], str]:
+def database_params(ctx: RunContext) -> tuple[dict[str, str], str]:
+    """The env's libpq parameters (no password is looked for) and the variable they came from
+    (DATABASE_URL or DB_HOST): for what needs only the server's address (the TLS step)."""
     from psycopg import ProgrammingError
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
 

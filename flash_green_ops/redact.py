@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping
-from urllib.parse import quote, quote_plus, urlsplit
+from urllib.parse import quote, quote_plus, unquote, urlsplit
 
 from flash_green_ops import conninfo
 
@@ -100,11 +100,18 @@ def register_env(values: Mapping[str, str], names: Iterable[str], suffixes: Iter
         if is_secret_key(key, names, suffixes):
             register(value)
     for key in url_keys:
-        value = values.get(key)
-        if not value:
-            continue
-        try:
-            register(url_password(value))
-        except Exception:  # unparseable URL: its password cannot be located, so hide it all
-            register(value)
-            register(_probable_password(value))
+        register_url(values.get(key))
+
+
+def register_url(url: str | None) -> None:
+    """Register the password inside ``url`` (as written and percent-decoded: both may be
+    quoted), or the whole value when its password cannot be located."""
+    if not url:
+        return
+    try:
+        password = url_password(url)
+    except Exception:  # unparseable URL: its password cannot be located, so hide it all
+        register(url)
+        register(_probable_password(url))
+    else:
+        register_all([password, unquote(password or "")])

@@ -76,15 +76,14 @@ def destinations(metrics_out: str | None, pushgateway: str | None) -> Destinatio
             raise UsageError(f"--metrics-out {redact.mask(path)}: directory {redact.mask(path.parent)} "
                              f"is not writable")
     if pushgateway:
-        password = urls.password_of(pushgateway)  # http://user:password@host: never printed
-        redact.register_all([password, unquote(password or "")])
         try:
             parts = urls.split(pushgateway)
             parts.port  # noqa: B018 - parsing the port is the check
         except ValueError:
             parts = None
         if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-            raise UsageError(f"--pushgateway {redact.mask(pushgateway)!r} is not an http(s)://host[:port] URL")
+            raise UsageError(f"--pushgateway {urls.display_url(pushgateway)!r} is not an http(s)://host[:port] URL")
+        redact.register_url(pushgateway)  # http://user:password@host: never printed
     return Destinations(path, pushgateway or None)
 
 
@@ -151,7 +150,7 @@ def publish(where: Destinations, results: list[CheckResult], *, runs: dict[str, 
                                 grouping_key={"environment": redact.mask(environment)})
             except Exception as exc:  # urllib's URLError/HTTPError, a timeout: one line, never a traceback
                 reason = getattr(exc, "reason", None) or exc
-                raise OpsError(redact.mask(f"could not push to --pushgateway {where.pushgateway}: "
+                raise OpsError(redact.mask(f"could not push to --pushgateway {urls.display_url(where.pushgateway)}: "
                                            f"{type(exc).__name__}: {reason}")) from None
 
 

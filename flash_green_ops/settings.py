@@ -6,6 +6,7 @@ value means the same thing wherever an operator sets it.
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -63,6 +64,8 @@ def parse_duration(text: str) -> float:
     number = text[:-1] if scale else text
     try:
         value = float(number) * (scale or 1)
+        if math.isnan(value):  # float() reads "nan": every comparison with it is false
+            raise ValueError
     except ValueError:
         raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 15m, 24h, 2d)") from None
     if value < 0:

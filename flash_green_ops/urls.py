@@ -34,13 +34,6 @@ def scheme(value: str) -> str:
         return ""
 
 
-def password_of(url: str) -> str | None:
-    """The password of ``scheme://user:password@host`` as written (percent-encoded or not),
-    to register as secret; None when there is none. Works where urllib refuses the URL."""
-    userinfo = url.strip().partition("://")[2].partition("/")[0].rpartition("@")[0]
-    return userinfo.partition(":")[2] or None
-
-
 def unencoded_in_password(url: str) -> str:
     """The reserved characters (RESERVED, or a second "@") found unencoded in ``url``'s
     ``user:password@`` part, "" when none. Never returns the password itself."""

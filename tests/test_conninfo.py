@@ -7,6 +7,7 @@ from psycopg import ProgrammingError, pq
 from psycopg.conninfo import conninfo_to_dict
 
 from flash_green_ops import conninfo
+from tests.conftest import assert_no_secrets
 
 CASES = [
     "postgresql://fg:pw-1@db:5432/fg",
@@ -73,4 +74,4 @@ def test_the_keywords_cover_the_linked_libpq():
 def test_an_error_does_not_quote_the_string():
     with pytest.raises(conninfo.ConninfoError) as caught:
         conninfo.parse("postgresql://u:secret-pw-9@db/x?bogus=1")
-    assert "secret-pw-9" not in str(caught.value)
+    assert_no_secrets(["secret-pw-9"], str(caught.value))

@@ -14,7 +14,7 @@ import tomli_w
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flash_green_ops import envfile, envspec
+from flash_green_ops import envfile, envspec, redact
 from flash_green_ops.backup import manifest
 from flash_green_ops.contract import ContractError, load_contract
 from flash_green_ops.credentials import database_endpoint
@@ -69,6 +69,19 @@ def offline_findings(ctx) -> list:
     url = health_url(ctx.values)
     findings += [probe.shown_url, display_url(url) if url else None, choose_backend(ctx).finding]
     return findings
+
+
+@pytest.fixture(scope="module", autouse=True)
+def registered_secrets_restored():
+    """make_context registers the generated secret values ("[[[[", "http://", "true") in the
+    process-wide set: left there, they would mask ordinary text in the tests that run after
+    these in the same process, which then pass or fail by the session's seed."""
+    with redact._lock:
+        saved = set(redact._secrets)
+    yield
+    with redact._lock:
+        redact._secrets.clear()
+        redact._secrets.update(saved)
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from flash_green_ops import preflight
 from flash_green_ops.errors import DeadlinePassed
 from flash_green_ops.findings import Status
 from flash_green_ops.settings import Settings
-from tests.conftest import assert_no_secrets, run_script, silent_listener
+from tests.conftest import assert_no_secrets, run_script, silent_listener, skip_unless_ci
 from tests.pg_fixtures import context
 from tests.test_signals import black_hole, start_script
 
@@ -31,7 +31,7 @@ def test_a_database_that_comes_up_midway_passes_with_one_report(cluster_base_dir
         try:
             cluster.start()
         except BinariesNotFound as exc:
-            pytest.skip(str(exc))
+            skip_unless_ci(str(exc))
         stdout, stderr = proc.communicate(timeout=90)
     finally:
         watchdog.cancel()

@@ -178,14 +178,17 @@ def test_preflight_pushes_to_a_real_pushgateway_grouped_by_job_and_environment(t
     assert series(text, "flash_green_ops_run_success", **group) == [0]
 
 
-def test_an_unreachable_pushgateway_is_one_line_and_exit_1_without_its_password(tmp_path):
-    password = "pgw-pass-9a8b7c"
-    url = f"http://ops:{password}@127.0.0.1:{closed_port()}"
+# The second password is shorter than redact.MIN_MASKED_LENGTH: only leaving it out of the
+# message keeps it out of the output.
+@pytest.mark.parametrize("password", ["pgw-pass-9a8b7c", "Zq9"])
+def test_an_unreachable_pushgateway_is_one_line_and_exit_1_without_its_password(tmp_path, password):
+    port = closed_port()
+    url = f"http://ops:{password}@127.0.0.1:{port}"
     result = run_script("preflight_check.py", "--stage", "env", "--env-file", env_file(tmp_path),
                         "--pushgateway", url, "--http-timeout", "3")
     assert result.returncode == 1
     assert result.stdout.splitlines()[-1] == f"preflight: {STAGING_RULES} passed, 0 failed, 2 skipped"
-    assert "could not push to --pushgateway http://ops:***@127.0.0.1:" in result.stderr
+    assert f"could not push to --pushgateway http://127.0.0.1:{port}: " in result.stderr
     assert "Connection refused" in result.stderr and len(result.stderr.splitlines()) == 1
     assert_no_secrets([password], result.stdout, result.stderr)
 
@@ -194,6 +197,16 @@ def test_a_pushgateway_that_is_not_a_url_is_a_usage_error(tmp_path):
     result = run_script("preflight_check.py", "--env-file", env_file(tmp_path), "--pushgateway", "gateway:9091")
     assert result.returncode == 2
     assert "--pushgateway 'gateway:9091' is not an http(s)://host[:port] URL" in result.stderr
+
+
+def test_a_pushgateway_password_urllib_cannot_delimit_is_a_usage_error_without_it(tmp_path):
+    # The unescaped '/' ends the host part early: urllib reads "pgw" as the port.
+    password = "pgw/pass-5e4d3c"
+    result = run_script("preflight_check.py", "--env-file", env_file(tmp_path),
+                        "--pushgateway", f"http://ops:{password}@127.0.0.1:9091")
+    assert result.returncode == 2
+    assert "--pushgateway 'http://***' is not an http(s)://host[:port] URL" in result.stderr
+    assert_no_secrets([password, *password.split("/")], result.stdout, result.stderr)
 
 
 def test_the_pushgateway_fixture_leaves_no_process_and_no_port(tmp_path):

@@ -90,22 +90,39 @@ def healthy_vault_env(bao, bao_root, tmp_path):
     return env_file(tmp_path, env), values, env["VAULT_TOKEN"]
 
 
+def counting_loader(ctx) -> list:
+    """Count the context's bundle loads: a second load after a seal would leave ctx.bundle as
+    it was (the step sets only bundle_error), so the bundle alone cannot tell one load from two."""
+    loads, load = [], ctx.bundle_loader
+
+    def counted(c):
+        loads.append(c)
+        return load(c)
+
+    ctx.bundle_loader = counted
+    return loads
+
+
 def test_secret_bundle_loads_once_and_returns_strings(bao, healthy_vault_env):
     path, values, _ = healthy_vault_env
     ctx = context_of(path)
+    loads = counting_loader(ctx)
     first = ctx.secret_bundle()
     bao.seal()  # a second request would fail now
     second = ctx.secret_bundle()
     same = first == values and second is first and ctx.bundle is first
-    assert same, "the bundle was not the stored one, or was asked for again"
+    assert same, "the bundle was not the stored one"
+    assert len(loads) == 1 and ctx.bundle_error is None, f"the bundle was loaded {len(loads)} times"
 
 
 def test_secret_bundle_after_preflight_reuses_its_result(bao, healthy_vault_env):
     path, _, _ = healthy_vault_env
     ctx = context_of(path)
     step(ctx)
+    loads = counting_loader(ctx)
     bao.seal()  # a new read would fail now
     assert set(ctx.secret_bundle()) >= {"DB_PASSWORD", "API_SIGNING_KEY"}
+    assert not loads and ctx.bundle_error is None, "the bundle was loaded again after the step"
 
 
 def test_secret_bundle_says_why_it_cannot(bao_root, healthy_vault_env):

@@ -78,9 +78,11 @@ def test_preflight_waiting_on_a_black_hole_stops_at_once(sig, db_env_file, tmp_p
     with black_hole() as (port, accepted):
         env_file = db_env_file(f"postgresql://app:db-pw-s3cret@127.0.0.1:{port}/app")
         proc = start_script("preflight_check.py", "--env-file", env_file, "--db-connect-timeout", "120")
-        wait_for(lambda: accepted, 30, "the preflight to connect to the black hole")
-        time.sleep(0.2)  # inside libpq's wait for the server's answer
-        stdout, stderr, took = stopped(proc, sig)
+        try:
+            wait_for(lambda: accepted, 30, "the preflight to connect to the black hole")
+            time.sleep(0.2)  # inside libpq's wait for the server's answer
+        finally:  # a failed wait too: the preflight must not outlive the test
+            stdout, stderr, took = stopped(proc, sig)
         assert peer_closed(accepted[0]), "the preflight's connection outlived it"
     assert_no_secrets(["db-pw-s3cret"], stdout, stderr)
     assert proc.returncode == 128 + sig, stdout + stderr
