@@ -44,6 +44,10 @@ class DatabaseUnreachable(OpsError):
         self.host, self.port, self.cause = host, port, redact.mask(cause)
 
 
+# libpq keywords besides the password whose values are secret (registered, never on a command line).
+CHILD_SECRET_KEYWORDS = ("sslpassword", "oauth_client_secret")
+
+
 @dataclass(frozen=True)
 class PgEndpoint:
     """A database to connect to (see the module docstring)."""
@@ -60,7 +64,7 @@ class PgEndpoint:
         """From libpq keywords; a ``password`` among them is kept apart (and registered secret)."""
         params = {k: str(v) for k, v in params.items()}
         password = params.pop("password", None) or None
-        redact.register(password)
+        redact.register_all([password, *(params.get(k) for k in CHILD_SECRET_KEYWORDS)])
         params.pop("connect_timeout", None)  # ours (--db-connect-timeout) governs
         return cls(tuple(sorted(params.items())), password, connect_timeout, source_key, where)
 
@@ -135,10 +139,14 @@ class PgEndpoint:
         return params
 
     def conninfo(self, application_name: str | None = None, read_only: bool = False) -> str:
-        """For child processes' command lines: no password, by construction."""
+        """For child processes' command lines: no password, by construction, and none of libpq's
+        other secret keywords (CHILD_SECRET_KEYWORDS): libpq reads those from no environment
+        variable, so a child needing one (an encrypted client key) fails with libpq's own message
+        rather than showing it in /proc."""
         from psycopg.conninfo import make_conninfo
 
-        params = self._session_params(application_name, read_only)
+        params = {k: v for k, v in self._session_params(application_name, read_only).items()
+                  if k not in CHILD_SECRET_KEYWORDS}
         params["connect_timeout"] = str(self._timeout_seconds())
         return make_conninfo(**params)
 

@@ -388,3 +388,15 @@ def test_check_read_only_takes_settings_for_another_database(pg_cluster, pg_data
     settings = database_endpoint(context(db_env_file(pg_database.url())))
     finding = database.check_read_only(settings.with_params(dbname="no_such_restore"))
     assert finding.status is Status.FAIL and 'database "no_such_restore" does not exist' in finding.message
+
+
+def test_libpqs_other_secret_keywords_stay_off_a_childs_command_line():
+    from flash_green_ops import redact
+    from flash_green_ops.pg import PgEndpoint
+
+    endpoint = PgEndpoint.from_conninfo("host=127.0.0.1 dbname=fg sslpassword=key-pass-7f3 "
+                                        "oauth_client_secret=oauth-sec-9c1 password=pw-4d2e")
+    line = endpoint.conninfo("flash-green-ops-test")
+    assert_no_secrets(["key-pass-7f3", "oauth-sec-9c1", "pw-4d2e"], line)
+    assert "host=127.0.0.1" in line and "dbname=fg" in line
+    assert redact.mask("key-pass-7f3 oauth-sec-9c1") == f"{redact.MASK} {redact.MASK}"
