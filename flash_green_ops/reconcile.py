@@ -103,10 +103,6 @@ def _entry(path: Path, number: int, entry) -> Invariant:
     return Invariant(entry["id"], sql.strip().rstrip(";"), severity, description, dict(params))
 
 
-def check_ids(invariants) -> list[str]:
-    return [i.check for i in invariants]
-
-
 def run(endpoint: PgEndpoint, invariants, timeout: float = DEFAULT_TIMEOUT) -> list[Finding]:
     """One finding per invariant; an unreachable database fails them all with its reason."""
     import psycopg
