@@ -21,6 +21,7 @@ from flash_green_ops.pg import PgEndpoint
 # Flash Green's schema, shipped as package data so the targets and the rehearsal need nothing more.
 PACKAGED_CONFIG = Path(__file__).with_name("flashgreen_schema") / "alembic.ini"
 APP_NAME = "flashgreen-migrations"
+CANCEL_TIMEOUT = 5.0  # seconds a cancel request may take (psycopg's cancel() has no bound)
 
 
 class Timeout(Exception):
@@ -46,7 +47,9 @@ def script_directory(path: str | Path | None = None):
 @contextmanager
 def connection(endpoint: PgEndpoint):
     """A SQLAlchemy connection (psycopg 3 dialect) in a transaction committed on success; yields
-    (connection, cancel) where ``cancel()`` cancels the statement running on it (thread-safe)."""
+    (connection, cancel) where ``cancel()`` cancels the statement running on it (thread-safe;
+    bounded like the backup's cancels: a server that does not answer the cancel request cannot
+    hold the caller's timer forever)."""
     from sqlalchemy import create_engine
     from sqlalchemy.pool import NullPool
 
@@ -60,7 +63,7 @@ def connection(endpoint: PgEndpoint):
     engine = create_engine("postgresql+psycopg://", creator=connect, poolclass=NullPool)
     try:
         with engine.begin() as conn:
-            yield conn, lambda: [c.cancel() for c in raw if not c.closed]
+            yield conn, lambda: [c.cancel_safe(timeout=CANCEL_TIMEOUT) for c in raw if not c.closed]
     finally:
         engine.dispose()
 

@@ -10,6 +10,7 @@ The rows are counted through a server-side cursor, so a million offending rows c
 """
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -103,10 +104,6 @@ def _entry(path: Path, number: int, entry) -> Invariant:
     return Invariant(entry["id"], sql.strip().rstrip(";"), severity, description, dict(params))
 
 
-def check_ids(invariants) -> list[str]:
-    return [i.check for i in invariants]
-
-
 def run(endpoint: PgEndpoint, invariants, timeout: float = DEFAULT_TIMEOUT) -> list[Finding]:
     """One finding per invariant; an unreachable database fails them all with its reason."""
     import psycopg
@@ -135,7 +132,7 @@ def _check(conn, invariant: Invariant, timeout: float, where: str) -> Finding:
         with conn.transaction():
             conn.execute("SET TRANSACTION READ ONLY")
             conn.execute("SELECT pg_catalog.set_config('statement_timeout', %s, true)",
-                         (f"{int(timeout * 1000)}ms",))
+                         (f"{math.ceil(timeout * 1000)}ms",))  # ceil: 0 ms would mean no bound
             with conn.cursor(name="flashgreen_invariant") as cur:
                 cur.execute(invariant.sql, invariant.params or None)
                 column = cur.description[0].name if cur.description else "?"

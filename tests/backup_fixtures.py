@@ -32,10 +32,7 @@ _copies = itertools.count(1)
 def load_chinook(superuser, owner: str) -> None:
     """Load Chinook as the cluster's superuser (the script creates its own database), then give
     the database and its tables to ``owner``, the application role."""
-    from psycopg import sql
-
     from flash_green_ops.backup import program, run_client
-    from flash_green_ops.pg import PgEndpoint
 
     admin = PgEndpoint.from_conninfo(superuser.dsn("postgres"))
     run_client([program("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "--no-password",
@@ -86,9 +83,7 @@ def chinook(pg_cluster, chinook_template, chinook_owner) -> PgEndpoint:
     """A fresh copy of Chinook; PgEndpoint with the owner's (password) credentials."""
     name = f"chinook_copy_{next(_copies)}"
     user, password = chinook_owner
-    with pg_cluster.connect() as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {} OWNER {}").format(
-            sql.Identifier(name), sql.Identifier(chinook_template), sql.Identifier(user)))
+    pg_cluster.create_database(name, owner=user, template=chinook_template)
     try:
         yield PgEndpoint.from_conninfo(pg_cluster.dsn(name, user, password), connect_timeout=10)
     finally:

@@ -212,10 +212,16 @@ def test_verify_restore_blocked_on_a_lock_stops_and_leaves_no_session(sig, pg_cl
         holder.execute("LOCK TABLE track IN ACCESS EXCLUSIVE MODE")
         proc = start_script("verify_restore.py", "--env-file", env_file, "--manifest",
                             chinook_backup.manifest_path, "--jobs", "2")
-        wait_for(lambda: any(w == "Lock" for _, w in verify_sessions(admin)), 30, "the verify to wait on the lock")
-        stdout, stderr, took = stopped(proc, sig)
-        # Still under the lock: a session left waiting on it would wait for as long as it is held.
-        wait_for(lambda: not verify_sessions(admin), 10, "the verify's sessions to end")
+        try:
+            wait_for(lambda: any(w == "Lock" for _, w in verify_sessions(admin)), 30,
+                     "the verify to wait on the lock")
+            stdout, stderr, took = stopped(proc, sig)
+            # Still under the lock: a session left waiting on it would wait for as long as it is held.
+            wait_for(lambda: not verify_sessions(admin), 10, "the verify's sessions to end")
+        finally:  # the verify never waited: it must not outlive the test
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
         holder.rollback()
     assert_no_secrets([restored.password], stdout, stderr)
     assert proc.returncode == 128 + sig, stdout + stderr

@@ -122,6 +122,13 @@ def children_of(pid: int) -> list[int]:
         return []
 
 
+def reap(process: subprocess.Popen) -> None:
+    """A started entrypoint still running when the test ends is killed and waited for, not left."""
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
 def test_preflight_then_migration_then_the_service_in_the_same_process(stage, tmp_path, pg_database):
     result = stage.run(ALEMBIC_CONFIG=str(alembic_project(tmp_path / "project")))
     assert result.returncode == 7, result.stderr  # the service's own exit code
@@ -152,7 +159,7 @@ def test_the_service_is_execd_and_gets_sigterm_itself(stage):
         process.send_signal(signal.SIGTERM)
         stdout, stderr = process.communicate(timeout=30)
     finally:
-        process.kill()
+        reap(process)
     assert process.returncode == 0
     assert stdout == "service: started\nservice: SIGTERM, stopping\n"
     assert "migrations skipped: ALEMBIC_CONFIG is not set" in stderr
@@ -209,7 +216,7 @@ def test_sigterm_during_the_preflight_is_passed_on_and_nothing_starts(stage):
             stdout, stderr = process.communicate(timeout=30)
             elapsed = time.monotonic() - sent
         finally:
-            process.kill()
+            reap(process)
     finally:
         listener.close()
     assert process.returncode == 143
@@ -233,7 +240,7 @@ def test_sigterm_during_the_migration_is_passed_on_and_nothing_starts(stage, tmp
         process.send_signal(signal.SIGTERM)
         stdout, stderr = process.communicate(timeout=30)
     finally:
-        process.kill()
+        reap(process)
     assert process.returncode == 143
     assert "migration interrupted by signal 15: the service is not started" in stderr
     assert not process_alive(child)

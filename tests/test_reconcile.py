@@ -107,6 +107,15 @@ def test_a_slow_invariant_hits_its_timeout_and_the_others_still_run(flashgreen, 
     assert good.status is Status.PASS
 
 
+def test_a_sub_millisecond_timeout_still_bounds_the_query(flashgreen, tmp_path):
+    """statement_timeout counts whole milliseconds and 0 means none: 0.4 ms must not become 0."""
+    path = write_invariants(tmp_path / "inv.toml", entry("slow", "SELECT 1 FROM pg_sleep(20)"))
+    started = time.monotonic()
+    (slow,) = reconcile.run(flashgreen.endpoint, reconcile.load(path), timeout=0.0004)
+    assert time.monotonic() - started < 10
+    assert slow.status is Status.FAIL and "canceling statement due to statement timeout" in slow.message
+
+
 def test_invariants_run_read_only(flashgreen, tmp_path):
     path = write_invariants(tmp_path / "inv.toml", entry("locks", "SELECT id FROM orders FOR UPDATE"))
     (finding,) = reconcile.run(flashgreen.endpoint, reconcile.load(path))

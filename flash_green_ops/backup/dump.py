@@ -74,7 +74,7 @@ def check_backup_invocation(output: Path, fmt: str, jobs: int, compress: str | N
                             lock_wait_timeout: float = DEFAULT_LOCK_WAIT_TIMEOUT) -> None:
     if compress is not None and fmt == "plain":
         raise UsageError("--compress needs --format custom or directory: a plain dump stays plain SQL, "
-                              "restorable with psql < PATH as the runbook says")
+                         "restorable with psql < PATH as the runbook says")
     if fmt not in FORMATS:
         raise UsageError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
     if jobs < 1:
@@ -89,7 +89,7 @@ def check_backup_invocation(output: Path, fmt: str, jobs: int, compress: str | N
     for existing in (output, manifest_path_for(output)):
         if existing.exists() or existing.is_symlink():
             raise UsageError(f"{existing} already exists: choose another --output or move it away "
-                                  f"(a backup never overwrites one)")
+                             f"(a backup never overwrites one)")
 
 
 def _check_writable(directory: Path) -> None:
@@ -100,7 +100,7 @@ def _check_writable(directory: Path) -> None:
             pass
     except OSError as exc:
         raise UsageError(f"--output: cannot create files in {directory}: {exc.strerror or exc}; "
-                              f"choose a directory this user can write to") from None
+                         f"choose a directory this user can write to") from None
 
 
 def backup(source: PgEndpoint, output: str | os.PathLike, *, fmt: str = "plain", jobs: int = 1,
@@ -111,7 +111,7 @@ def backup(source: PgEndpoint, output: str | os.PathLike, *, fmt: str = "plain",
 
     ``hash_workers`` connections (default: ``jobs``) compute the manifest, all in the dump's
     snapshot. ``lock_wait_timeout`` (seconds) bounds every wait for a table lock, pg_dump's
-    and the manifest's. Raises InvocationError for bad arguments, BackupError when the backup
+    and the manifest's. Raises UsageError for bad arguments, BackupError when the backup
     failed (a file that cannot be written included); either way nothing is left at ``output``.
 
     Plain (and, for a round trip, custom) dumps stream through this process: pg_dump's output
@@ -129,7 +129,6 @@ def backup(source: PgEndpoint, output: str | os.PathLike, *, fmt: str = "plain",
     loader_args = None  # the round trip's psql/pg_restore, reading the dump on stdin
     if restore_into is not None:
         loader_args = restore_args(restore_into, fmt, no_owner=no_owner, bin_dir=bin_dir)
-    if restore_into is not None:
         check_restore_target(restore_into, source_identity=server_identity(source, lock_wait_timeout),
                               timeout=lock_wait_timeout)
     stream = fmt == "plain" or restore_into is not None
