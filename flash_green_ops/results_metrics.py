@@ -83,6 +83,10 @@ def destinations(metrics_out: str | None, pushgateway: str | None) -> Destinatio
             parts = None
         if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
             raise UsageError(f"--pushgateway {urls.display_url(pushgateway)!r} is not an http(s)://host[:port] URL")
+        if reserved := urls.unencoded_in_password(pushgateway):
+            # Else the push would go to "user" as a host name, the password's start as its port.
+            raise UsageError(f"--pushgateway {urls.display_url(pushgateway)!r}: its password holds an unencoded "
+                             f"{' and '.join(map(repr, reserved))}: {urls.FIX}")
         redact.register_url(pushgateway)  # http://user:password@host: never printed
     return Destinations(path, pushgateway or None)
 

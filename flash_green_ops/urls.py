@@ -55,10 +55,11 @@ def display_url(url: str) -> str:
         parts = split(url)
     except ValueError:
         return "(a URL that does not parse)"
-    if redact.hides_userinfo(url):
-        # urllib cannot tell where the password ends (an unescaped '/', '?' or '#' in it), so
-        # no part after the scheme can be shown safely.
-        return f"{parts.scheme}://{redact.MASK}"
+    if redact.hides_userinfo(url) or ("@" in url and "@" not in parts.netloc):
+        # urllib cannot tell where the password ends (an unescaped '/', '?' or '#' in it), or
+        # there is no "scheme://" at all (``user:pw@host``), so no part after the scheme can be
+        # shown safely.
+        return f"{parts.scheme}://{redact.MASK}" if parts.netloc else redact.MASK
     if "@" not in parts.netloc:
         return redact.mask(url)
     # Drop everything up to the last "@": parts.port would raise on a port out of range.

@@ -209,6 +209,26 @@ def test_a_pushgateway_password_urllib_cannot_delimit_is_a_usage_error_without_i
     assert_no_secrets([password, *password.split("/")], result.stdout, result.stderr)
 
 
+def test_a_pushgateway_password_that_reads_as_a_port_is_a_usage_error_not_a_push_to_its_user(tmp_path):
+    # "ops:1234/x@host": urllib reads host "ops" and port 1234; the push would go there.
+    password = "1234/x-77b1"
+    result = run_script("preflight_check.py", "--env-file", env_file(tmp_path),
+                        "--pushgateway", f"http://ops:{password}@127.0.0.1:9091")
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("preflight_check.py: error: --pushgateway 'http://***': its password holds an "
+                                     "unencoded '/': percent-encode it (/ as %2F, ? as %3F, # as %23, @ as %40)")
+    assert_no_secrets([password, *password.split("/")], result.stdout, result.stderr)
+
+
+def test_a_pushgateway_without_a_scheme_is_a_usage_error_without_its_password(tmp_path):
+    password = "nosch-pw-31f"
+    result = run_script("preflight_check.py", "--env-file", env_file(tmp_path),
+                        "--pushgateway", f"ops:{password}@127.0.0.1:9091")
+    assert result.returncode == 2
+    assert "--pushgateway '***' is not an http(s)://host[:port] URL" in result.stderr
+    assert_no_secrets([password], result.stdout, result.stderr)
+
+
 def test_the_pushgateway_fixture_leaves_no_process_and_no_port(tmp_path):
     gateway = Pushgateway(tmp_path)
     try:
