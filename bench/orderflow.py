@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable from
 from fixtures import flashgreen_data  # noqa: E402
 from fixtures.pgcluster import LocalCluster  # noqa: E402
 from flash_green_ops import backup, migrations, reconcile, rehearsal  # noqa: E402
+from flash_green_ops.findings import Status
 from flash_green_ops.pg import PgEndpoint  # noqa: E402
 from flash_green_ops.scratchdb import ScratchDatabase  # noqa: E402
 
@@ -93,10 +94,16 @@ def main() -> int:
                 backup.backup(seeded, Path(directory) / "b.sql", restore_into=scratch.endpoint)
 
         bare_s = timed(bare_round_trip)
-        rehearsal_s = timed(lambda: rehearsal.rehearse(seeded, server, migrations.PACKAGED_CONFIG, reconcile.load()))
+        outcome = []
+        rehearsal_s = timed(lambda: outcome.extend(
+            rehearsal.rehearse(seeded, server, migrations.PACKAGED_CONFIG, reconcile.load())))
         print(f"rollback rehearsal {rehearsal_s:.2f} s, its backup + restore alone {bare_s:.2f} s: "
               f"ratio {rehearsal_s / bare_s:.1f}x")
-    return 0
+        # A figure of a run that failed measures nothing: say so and fail.
+        broken = [f for f in findings + outcome if f.status is Status.FAIL]
+        for f in broken:
+            print(f"FAILED {f.check}: {f.message}")
+    return 1 if broken else 0
 
 
 if __name__ == "__main__":
