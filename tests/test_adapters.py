@@ -2,11 +2,6 @@
 with a contract deployed, HTTPS APIs with certificates the tests make, a WebSocket feed."""
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -18,8 +13,9 @@ from fixtures.ports import PortReservation
 from fixtures.services import ServiceUnavailable, random_secret, write_env_file
 from flash_green_ops import adapters, redact
 from flash_green_ops.findings import Status
-from tests.conftest import (REPO, assert_no_secrets, closed_port, port_is_free, run_ops_tests, run_script,
-                            silent_listener, skip_unless_ci, wait_for)
+from tests.conftest import (assert_no_secrets, closed_port, port_is_free, run_ops_tests, run_script,
+                            silent_listener, skip_unless_ci)
+from tests.killed_run import assert_a_killed_run_takes_it_along
 from tests.pg_fixtures import BASE_ENV, by_check, context, process_alive
 
 
@@ -222,38 +218,10 @@ def test_the_local_targets_adapters_and_certificates_pass(pytester):
     result.stdout.fnmatch_lines(["SKIPPED *the web3 loan adapter (WEB3_RPC_URL, *) is http://: no TLS, no certificate"])
 
 
-KILLED_RUN = textwrap.dedent("""\
-    import pathlib, sys, time
-    from fixtures.ganache import GanacheNode
-    from fixtures.ports import PortReservation
-    node = GanacheNode(PortReservation(), pathlib.Path(sys.argv[1]))
-    node.start()
-    (pathlib.Path(sys.argv[1]) / "pid").write_text(f"{node._process.process.pid} {node.port}")
-    time.sleep(600)
-""")
-
-
 def test_a_killed_run_takes_its_node_with_it(ganache, tmp_path):
     """SIGKILL runs no cleanup of ours: the node must still not outlive its run (setpriv
     --pdeathsig). Needs ``ganache``: the binary is installed."""
-    run = subprocess.Popen([sys.executable, "-c", KILLED_RUN, str(tmp_path)], cwd=REPO,
-                           env={**os.environ, "PYTHONPATH": str(REPO)}, stdin=subprocess.DEVNULL)
-    pid = None
-    try:
-        text = wait_for(lambda: (tmp_path / "pid").exists() and (tmp_path / "pid").read_text(), 60,
-                        "the run to start its node")
-        pid, port = map(int, text.split())
-        assert process_alive(pid)
-        run.send_signal(signal.SIGKILL)
-        run.wait(10)
-        wait_for(lambda: not process_alive(pid), 10, f"ganache (pid {pid}) to end after its run was killed")
-        wait_for(lambda: port_is_free(port), 10, "its port to be free")
-    finally:
-        if run.poll() is None:
-            run.kill()
-            run.wait()
-        if pid is not None and process_alive(pid):  # the test failed: no node outlives it
-            os.kill(pid, signal.SIGKILL)
+    assert_a_killed_run_takes_it_along("fixtures.ganache:GanacheNode", tmp_path, "ganache", 60)
 
 
 def test_a_stopped_node_leaves_no_process_nor_port(tmp_path):
