@@ -379,11 +379,13 @@ def test_the_url_s_user_and_password_are_sent_as_basic_auth_and_never_shown(serv
     assert finding.status is Status.PASS, finding.message
     assert_no_secrets([password, quote(password, safe="")], finding.message)
     sent = server.requests[0][1]["Authorization"]
-    assert sent == "Basic " + base64.b64encode(f"prom:{password}".encode()).decode()
+    # A bare bool: pytest would print both operands of a comparison, the password in base64.
+    as_basic_auth = sent == "Basic " + base64.b64encode(f"prom:{password}".encode()).decode()
+    assert as_basic_auth, "the Authorization header is not Basic prom:<the password> (values hidden)"
 
 
 def test_a_metrics_url_whose_password_urllib_cannot_delimit_is_never_shown():
-    # The '/' ends urllib's host part: it sees no password, and requests quotes the whole URL.
+    # The '/' ends the URL's host part: a parser sees no password, and urllib3's error quotes the whole URL.
     password = f"{random_secret('scrape-pw')}/{random_secret('tail')}"
     url = f"http://prom:{password}@127.0.0.1:1/metrics"
     finding = metrics.MetricsProbe(context({"METRICS_URL": url, "SERVICE_URL": url})).scrape()
