@@ -49,7 +49,7 @@ class HttpFailure(Exception):
 
 @dataclass(frozen=True)
 class Response:
-    url: str
+    # No URL kept: it may hold a password, and nothing reads it back (callers have theirs).
     status: int
     reason: str
     content_type: str
@@ -162,7 +162,7 @@ def http_get(url: str, timeout: float, accept: str = "*/*") -> Response:
             raise HttpFailure(connection_reason(exc)) from None
         finally:
             answer.release_conn()
-        return Response(url, answer.status, answer.reason or "", answer.headers.get("Content-Type", ""), body,
+        return Response(answer.status, answer.reason or "", answer.headers.get("Content-Type", ""), body,
                         time.monotonic() - started)
 
 
