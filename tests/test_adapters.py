@@ -2,7 +2,10 @@
 with a contract deployed, HTTPS APIs with certificates the tests make, a WebSocket feed."""
 from __future__ import annotations
 
+import socket
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -186,6 +189,39 @@ def test_feed_that_is_not_a_websocket_or_not_there_fails(certs, write_env):
     with TlsHttpServer(None) as plain:
         finding, url = finding_of(write_env(USE_LIVE_FEED="true", LIVE_FEED_URL=plain.url), "adapters.live_feed"), plain.url
     assert finding.status is Status.PASS and f"{url} answered HTTP 200" in finding.message
+
+
+@contextmanager
+def endless_stream():
+    """A loopback HTTP server that answers 200 and then streams chunks until the client hangs up
+    (as an event-stream feed does); bounded: it stops after 30 s whatever happens."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        def stream():
+            connection, _ = listener.accept()
+            with connection:
+                connection.recv(4096)
+                connection.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                                   b"Content-Type: text/event-stream\r\n\r\n")
+                for _ in range(300):
+                    try:
+                        connection.sendall(b"6\r\ndata:\n\r\n")
+                    except OSError:  # the client hung up
+                        return
+                    time.sleep(0.1)
+        thread = threading.Thread(target=stream, daemon=True)
+        thread.start()
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/stream"
+    thread.join(35)
+
+
+def test_a_feed_that_streams_answers_within_the_timeout(write_env):
+    """The status is the answer: a body that never ends is not waited for past --http-timeout."""
+    with endless_stream() as url:
+        started = time.monotonic()
+        finding = finding_of(write_env(USE_LIVE_FEED="true", LIVE_FEED_URL=url), "adapters.live_feed",
+                             http_timeout=1.0)
+        assert time.monotonic() - started < 5
+    assert finding.status is Status.PASS and f"{url} answered HTTP 200" in finding.message, finding.message
 
 
 # -- the stage -----------------------------------------------------------------------------------
