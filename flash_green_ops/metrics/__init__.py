@@ -146,8 +146,10 @@ def http_get(url: str, timeout: float, accept: str = "*/*") -> Response:
             raise HttpFailure(connection_reason(exc)) from None
         try:
             body = bytearray()  # grown in place: chunks joined at the end would double the peak
-            # decode_content said outright: urllib3 2.7 leaves a chunked gzip body encoded otherwise.
-            for chunk in answer.stream(64 * 1024, decode_content=True):
+            # read1: what has arrived, at once (stream() blocks until 64 KiB have come, so a body
+            # trickled in would outlast the deadline). decode_content said outright: urllib3 2.7
+            # leaves a chunked gzip body encoded otherwise.
+            while chunk := answer.read1(64 * 1024, decode_content=True):
                 body += chunk
                 if len(body) > MAX_BODY_BYTES:
                     raise HttpFailure(f"the body is larger than {MAX_BODY_BYTES // 2**20} MiB")
