@@ -163,7 +163,9 @@ def http_get(url: str, timeout: float, accept: str = "*/*") -> Response:
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise HttpFailure(connection_reason(exc)) from None
         finally:
-            answer.release_conn()
+            # close, not release_conn: the pool dies with this call anyway, and a failure's
+            # traceback (MetricsProbe keeps the failure) would keep the socket's file open.
+            answer.close()
         return Response(answer.status, answer.reason or "", answer.headers.get("Content-Type", ""), body,
                         time.monotonic() - started)
 
