@@ -33,6 +33,7 @@ from flash_green_ops.neterrors import connection_reason
 STAGE = "adapters"
 CHECKS = tuple(f"{STAGE}.{a.name}" for a in endpoints.ADAPTERS)
 CHAIN_ID_KEY, CONTRACT_KEY = "WEB3_CHAIN_ID", "WEB3_LOAN_CONTRACT"
+MAX_BODY = 1 << 20  # of an answer kept (a JSON-RPC result is far smaller)
 
 
 def check_ids(contract: Contract) -> tuple[str, ...]:
@@ -78,17 +79,25 @@ def resolve(host: str) -> None:
 
 
 def http_request(method: str, url: str, cafile: str | None, timeout: float, body: dict | None = None):
-    """One request, no redirect followed, no credential sent; (status, body bytes, seconds)."""
+    """One request, no redirect followed, no credential sent; (status, up to MAX_BODY bytes of
+    the body, seconds). The body is read for ``timeout`` seconds at most: requests' timeout
+    bounds each read, not the whole, and an endpoint that streams (an event-stream feed) would
+    otherwise never let the check end."""
     import requests
 
     if cafile:
         _ssl_context(cafile)  # an unreadable CA file named as such, not as a connection failure
     started = time.monotonic()
     try:
-        with requests.Session() as session:
-            answer = session.request(method, url, json=body, auth=_no_auth, allow_redirects=False,
-                                     verify=cafile or True, timeout=(timeout, timeout))
-            return answer.status_code, answer.content[:1 << 20], time.monotonic() - started
+        with requests.Session() as session, session.request(
+                method, url, json=body, auth=_no_auth, allow_redirects=False, verify=cafile or True,
+                timeout=(timeout, timeout), stream=True) as answer:
+            content = bytearray()
+            for chunk in answer.iter_content(64 * 1024):
+                content += chunk
+                if len(content) >= MAX_BODY or time.monotonic() - started > timeout:
+                    break
+            return answer.status_code, bytes(content[:MAX_BODY]), time.monotonic() - started
     except requests.exceptions.SSLError as exc:
         reason = _verify_reason(exc)
         if reason:

@@ -29,6 +29,7 @@ from flash_green_ops.context import RunContext
 from flash_green_ops.contract import Contract
 from flash_green_ops.credentials import database_params
 from flash_green_ops.findings import Finding, failed, not_applicable, passed, timed, warned
+from flash_green_ops.neterrors import connection_reason
 from flash_green_ops.pg import DatabaseConfigError
 
 STAGE = "tls"
@@ -161,7 +162,7 @@ def fetch_certificate(endpoint: Endpoint, timeout: float) -> Inspection:
         raise TlsUnavailable(f"the TLS handshake failed ({exc.reason or type(exc).__name__}): "
                              f"is this port speaking TLS?") from None
     except OSError as exc:
-        raise TlsUnavailable(exc.strerror or str(exc) or type(exc).__name__) from None
+        raise TlsUnavailable(connection_reason(exc)) from None
 
 
 # --------------------------------------------------------------------------------------------

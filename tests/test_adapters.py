@@ -2,12 +2,10 @@
 with a contract deployed, HTTPS APIs with certificates the tests make, a WebSocket feed."""
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import textwrap
+import socket
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,8 +16,9 @@ from fixtures.ports import PortReservation
 from fixtures.services import ServiceUnavailable, random_secret, write_env_file
 from flash_green_ops import adapters, redact
 from flash_green_ops.findings import Status
-from tests.conftest import (REPO, assert_no_secrets, closed_port, port_is_free, run_ops_tests, run_script,
-                            silent_listener, skip_unless_ci, wait_for)
+from tests.conftest import (assert_no_secrets, closed_port, port_is_free, run_ops_tests, run_script,
+                            silent_listener, skip_unless_ci)
+from tests.killed_run import assert_a_killed_run_takes_it_along
 from tests.pg_fixtures import BASE_ENV, by_check, context, process_alive
 
 
@@ -151,7 +150,8 @@ def test_api_of_an_unknown_ca_a_server_error_refused_and_unresolvable_fail(certs
     finding = finding_of(api_env(write_env, "https://flash-green-ice.invalid/api", certs.ca), "adapters.ice")
     assert finding.status is Status.FAIL and "host flash-green-ice.invalid does not resolve" in finding.message
     finding = finding_of(api_env(write_env, "https://127.0.0.1:1/api", Path("/nonexistent/ca.pem")), "adapters.ice")
-    assert "cannot read the CA file /nonexistent/ca.pem (TLS_CACERT)" in finding.message
+    assert finding.status is Status.FAIL and "cannot read the CA file /nonexistent/ca.pem (TLS_CACERT)" \
+           in finding.message
 
 
 def test_api_that_never_answers_fails_within_the_timeout(write_env):
@@ -191,6 +191,39 @@ def test_feed_that_is_not_a_websocket_or_not_there_fails(certs, write_env):
     assert finding.status is Status.PASS and f"{url} answered HTTP 200" in finding.message
 
 
+@contextmanager
+def endless_stream():
+    """A loopback HTTP server that answers 200 and then streams chunks until the client hangs up
+    (as an event-stream feed does); bounded: it stops after 30 s whatever happens."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        def stream():
+            connection, _ = listener.accept()
+            with connection:
+                connection.recv(4096)
+                connection.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                                   b"Content-Type: text/event-stream\r\n\r\n")
+                for _ in range(300):
+                    try:
+                        connection.sendall(b"6\r\ndata:\n\r\n")
+                    except OSError:  # the client hung up
+                        return
+                    time.sleep(0.1)
+        thread = threading.Thread(target=stream, daemon=True)
+        thread.start()
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/stream"
+    thread.join(35)
+
+
+def test_a_feed_that_streams_answers_within_the_timeout(write_env):
+    """The status is the answer: a body that never ends is not waited for past --http-timeout."""
+    with endless_stream() as url:
+        started = time.monotonic()
+        finding = finding_of(write_env(USE_LIVE_FEED="true", LIVE_FEED_URL=url), "adapters.live_feed",
+                             http_timeout=1.0)
+        assert time.monotonic() - started < 5
+    assert finding.status is Status.PASS and f"{url} answered HTTP 200" in finding.message, finding.message
+
+
 # -- the stage -----------------------------------------------------------------------------------
 
 def test_disabled_adapters_are_skipped_with_the_reason(write_env):
@@ -207,7 +240,7 @@ def test_preflight_runs_adapters_only_when_asked(ganache, write_env):
     asked = run_script("preflight_check.py", "--env-file", path, "--stage", "adapters")
     assert asked.returncode == 0, asked.stdout + asked.stderr
     assert "PASS adapters.web3 the web3 loan adapter (WEB3_RPC_URL, " in asked.stdout
-    assert "pw-xxxxxxxxxxxx" not in asked.stdout
+    assert_no_secrets(["pw-xxxxxxxxxxxx"], asked.stdout, asked.stderr)
     default = run_script("preflight_check.py", "--env-file", path)
     assert [line for line in default.stdout.splitlines() if " adapters." in line] == []
 
@@ -222,38 +255,10 @@ def test_the_local_targets_adapters_and_certificates_pass(pytester):
     result.stdout.fnmatch_lines(["SKIPPED *the web3 loan adapter (WEB3_RPC_URL, *) is http://: no TLS, no certificate"])
 
 
-KILLED_RUN = textwrap.dedent("""\
-    import pathlib, sys, time
-    from fixtures.ganache import GanacheNode
-    from fixtures.ports import PortReservation
-    node = GanacheNode(PortReservation(), pathlib.Path(sys.argv[1]))
-    node.start()
-    (pathlib.Path(sys.argv[1]) / "pid").write_text(f"{node._process.process.pid} {node.port}")
-    time.sleep(600)
-""")
-
-
 def test_a_killed_run_takes_its_node_with_it(ganache, tmp_path):
     """SIGKILL runs no cleanup of ours: the node must still not outlive its run (setpriv
     --pdeathsig). Needs ``ganache``: the binary is installed."""
-    run = subprocess.Popen([sys.executable, "-c", KILLED_RUN, str(tmp_path)], cwd=REPO,
-                           env={**os.environ, "PYTHONPATH": str(REPO)}, stdin=subprocess.DEVNULL)
-    pid = None
-    try:
-        text = wait_for(lambda: (tmp_path / "pid").exists() and (tmp_path / "pid").read_text(), 60,
-                        "the run to start its node")
-        pid, port = map(int, text.split())
-        assert process_alive(pid)
-        run.send_signal(signal.SIGKILL)
-        run.wait(10)
-        wait_for(lambda: not process_alive(pid), 10, f"ganache (pid {pid}) to end after its run was killed")
-        wait_for(lambda: port_is_free(port), 10, "its port to be free")
-    finally:
-        if run.poll() is None:
-            run.kill()
-            run.wait()
-        if pid is not None and process_alive(pid):  # the test failed: no node outlives it
-            os.kill(pid, signal.SIGKILL)
+    assert_a_killed_run_takes_it_along("fixtures.ganache:GanacheNode", tmp_path, "ganache", 60)
 
 
 def test_a_stopped_node_leaves_no_process_nor_port(tmp_path):

@@ -361,6 +361,34 @@ def test_a_body_cut_short_is_a_failed_scrape_not_a_short_exposition(answer):
     assert "failed: the connection broke off before the whole body arrived (IncompleteRead)" in finding.message
 
 
+def test_a_body_trickled_in_fails_within_the_timeout():
+    """Each read arrives within the read timeout, the whole body never does: the scrape ends at
+    --http-timeout all the same (bounded: the server stops after 10 s)."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        def trickle():
+            connection, _ = listener.accept()
+            with connection:
+                connection.recv(4096)
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\nContent-Type: text/plain\r\n\r\n")
+                for _ in range(50):
+                    try:
+                        connection.sendall(b"# a comment\n")
+                    except OSError:  # the client gave up
+                        return
+                    time.sleep(0.2)
+        thread = threading.Thread(target=trickle, daemon=True)
+        thread.start()
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/metrics"
+        started = time.monotonic()
+        finding = metrics.MetricsProbe(context({"METRICS_URL": url})).scrape()
+        elapsed = time.monotonic() - started
+        thread.join(5)
+    assert finding.status is Status.FAIL
+    assert f"GET {url} failed: the answer did not finish within 1 s" in finding.message, finding.message
+    assert elapsed < TIMEOUT + 1
+    assert not thread.is_alive(), "the scrape left its connection open: the server still sends"
+
+
 def test_a_gzip_body_sent_in_chunks_is_decoded(server):
     # As prometheus_client's app answers a scrape that accepts gzip (no Content-Length: chunked).
     packed = gzip.compress(exposition().encode())
@@ -379,11 +407,13 @@ def test_the_url_s_user_and_password_are_sent_as_basic_auth_and_never_shown(serv
     assert finding.status is Status.PASS, finding.message
     assert_no_secrets([password, quote(password, safe="")], finding.message)
     sent = server.requests[0][1]["Authorization"]
-    assert sent == "Basic " + base64.b64encode(f"prom:{password}".encode()).decode()
+    # A bare bool: pytest would print both operands of a comparison, the password in base64.
+    as_basic_auth = sent == "Basic " + base64.b64encode(f"prom:{password}".encode()).decode()
+    assert as_basic_auth, "the Authorization header is not Basic prom:<the password> (values hidden)"
 
 
 def test_a_metrics_url_whose_password_urllib_cannot_delimit_is_never_shown():
-    # The '/' ends urllib's host part: it sees no password, and requests quotes the whole URL.
+    # The '/' ends the URL's host part: a parser sees no password, and urllib3's error quotes the whole URL.
     password = f"{random_secret('scrape-pw')}/{random_secret('tail')}"
     url = f"http://prom:{password}@127.0.0.1:1/metrics"
     finding = metrics.MetricsProbe(context({"METRICS_URL": url, "SERVICE_URL": url})).scrape()

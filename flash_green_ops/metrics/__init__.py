@@ -49,7 +49,7 @@ class HttpFailure(Exception):
 
 @dataclass(frozen=True)
 class Response:
-    url: str
+    # No URL kept: it may hold a password, and nothing reads it back (callers have theirs).
     status: int
     reason: str
     content_type: str
@@ -146,8 +146,10 @@ def http_get(url: str, timeout: float, accept: str = "*/*") -> Response:
             raise HttpFailure(connection_reason(exc)) from None
         try:
             body = bytearray()  # grown in place: chunks joined at the end would double the peak
-            # decode_content said outright: urllib3 2.7 leaves a chunked gzip body encoded otherwise.
-            for chunk in answer.stream(64 * 1024, decode_content=True):
+            # read1: what has arrived, at once (stream() blocks until 64 KiB have come, so a body
+            # trickled in would outlast the deadline). decode_content said outright: urllib3 2.7
+            # leaves a chunked gzip body encoded otherwise.
+            while chunk := answer.read1(64 * 1024, decode_content=True):
                 body += chunk
                 if len(body) > MAX_BODY_BYTES:
                     raise HttpFailure(f"the body is larger than {MAX_BODY_BYTES // 2**20} MiB")
@@ -161,8 +163,10 @@ def http_get(url: str, timeout: float, accept: str = "*/*") -> Response:
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise HttpFailure(connection_reason(exc)) from None
         finally:
-            answer.release_conn()
-        return Response(url, answer.status, answer.reason or "", answer.headers.get("Content-Type", ""), body,
+            # close, not release_conn: the pool dies with this call anyway, and a failure's
+            # traceback (MetricsProbe keeps the failure) would keep the socket's file open.
+            answer.close()
+        return Response(answer.status, answer.reason or "", answer.headers.get("Content-Type", ""), body,
                         time.monotonic() - started)
 
 

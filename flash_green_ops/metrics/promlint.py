@@ -69,14 +69,12 @@ class Problem:
 def lint_text(text: str | bytes, fmt: str = TEXT, ruleset: str = CURRENT) -> list[Problem]:
     """Lint exposition text; raises exposition.ExpositionError when it does not parse (by the
     same rule set's reading)."""
-    if ruleset not in RULESETS:
-        raise ValueError(f"unknown promlint ruleset {ruleset!r}: use one of {', '.join(RULESETS)}")
+    _known(ruleset)
     return lint_families(parse(text, fmt, ruleset).families, ruleset)
 
 
 def lint_families(families: list[Family], ruleset: str = CURRENT) -> list[Problem]:
-    if ruleset not in RULESETS:
-        raise ValueError(f"unknown promlint ruleset {ruleset!r}: use one of {', '.join(RULESETS)}")
+    _known(ruleset)
     rules = [_help, _units, _counter, _histogram_summary_reserved,
              _type_in_name_legacy if ruleset == LEGACY else _type_in_name,
              _reserved_chars, _camel_case, _unit_abbreviations]
@@ -90,6 +88,11 @@ def lint_families(families: list[Family], ruleset: str = CURRENT) -> list[Proble
                             for text, line, detail in map(_with_detail, rule(family, series)))
     # promlint sorts by metric name, then text.
     return sorted(problems, key=lambda p: (p.metric, p.text, p.line))
+
+
+def _known(ruleset: str) -> None:
+    if ruleset not in RULESETS:
+        raise ValueError(f"unknown promlint ruleset {ruleset!r}: use one of {', '.join(RULESETS)}")
 
 
 def _with_detail(found: tuple) -> tuple[str, int, str]:
