@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runnable from
 from fixtures import flashgreen_data  # noqa: E402
 from fixtures.pgcluster import LocalCluster  # noqa: E402
 from flash_green_ops import backup, migrations, reconcile, rehearsal  # noqa: E402
-from flash_green_ops.findings import Status
+from flash_green_ops.findings import Status  # noqa: E402
 from flash_green_ops.pg import PgEndpoint  # noqa: E402
 from flash_green_ops.scratchdb import ScratchDatabase  # noqa: E402
 
