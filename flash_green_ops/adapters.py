@@ -23,7 +23,7 @@ import ssl
 import time
 from dataclasses import replace
 
-from flash_green_ops import endpoints, redact, urls
+from flash_green_ops import endpoints, redact, resolver, urls
 from flash_green_ops.context import RunContext
 from flash_green_ops.contract import Contract
 from flash_green_ops.endpoints import Adapter
@@ -71,9 +71,11 @@ def _ssl_context(cafile: str | None) -> ssl.SSLContext:
         raise ProbeError(f"cannot read the CA file {cafile} ({endpoints.TLS_CA_KEY}): {exc.strerror or exc}") from None
 
 
-def resolve(host: str) -> None:
+def resolve(host: str, timeout: float) -> None:
     try:
-        socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        resolver.addresses(host, None, time.monotonic() + timeout)
+    except TimeoutError:
+        raise ProbeError(f"host {host}: no answer from the resolver within {timeout:g} s") from None
     except socket.gaierror as exc:
         raise ProbeError(f"host {host} does not resolve ({exc.strerror})") from None
 
@@ -204,9 +206,10 @@ def _api(ctx: RunContext, adapter: Adapter, url: str, target: endpoints.HostPort
     check, label, shown = f"{STAGE}.{adapter.name}", _label(ctx, adapter), urls.display_url(url)
     if target.scheme in ("ws", "wss"):
         return _live_feed(ctx, adapter, url, target)
-    resolve(target.host)
+    timeout = ctx.settings.timeout("http_timeout")
+    resolve(target.host, timeout)
     cafile, ca = _cafile(ctx)
-    return _http_answers(check, label, url, shown, target, cafile, ca, ctx.settings.timeout("http_timeout"))
+    return _http_answers(check, label, url, shown, target, cafile, ca, timeout)
 
 
 def _quantity(value, what: str) -> int:

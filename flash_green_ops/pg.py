@@ -17,12 +17,11 @@ import math
 import os
 import re
 import socket
-import threading
 import time
 from dataclasses import dataclass, field, replace
 from ipaddress import ip_address
 
-from flash_green_ops import redact
+from flash_green_ops import redact, resolver
 from flash_green_ops.errors import OpsError
 
 # libpq (and psycopg, which enforces it) will not wait less than this per connection attempt.
@@ -256,29 +255,10 @@ def _resolve(attempt: dict[str, str], deadline: float) -> list[str | None]:
         return [None]
     if _is_ip(host):
         return [host]
-    # getaddrinfo has no timeout of its own and a broken resolver can stall for many seconds;
-    # a daemon thread bounds the wait (the stuck lookup, if any, dies with the process).
-    outcome: dict = {}
-
-    def lookup() -> None:
-        try:
-            outcome["infos"] = socket.getaddrinfo(host, attempt.get("port") or 5432,
-                                                  type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
-        except OSError as exc:
-            outcome["error"] = exc
-
-    worker = threading.Thread(target=lookup, name=f"resolve {host}", daemon=True)
-    worker.start()
-    worker.join(max(0.0, deadline - time.monotonic()))
-    if worker.is_alive():
-        raise TimeoutError("no answer from the resolver within the connect timeout")
-    if "error" in outcome:
-        raise outcome["error"]
-    addresses = []
-    for info in outcome["infos"]:
-        if info[4][0] not in addresses:  # localhost may resolve to the same address twice
-            addresses.append(info[4][0])
-    return addresses
+    try:
+        return resolver.addresses(host, attempt.get("port") or 5432, deadline)
+    except TimeoutError:
+        raise TimeoutError("no answer from the resolver within the connect timeout") from None
 
 
 def _os_error_text(exc: BaseException) -> str:

@@ -24,7 +24,7 @@ import ssl
 import struct
 from dataclasses import dataclass, replace
 
-from flash_green_ops import endpoints, redact
+from flash_green_ops import endpoints, redact, resolver
 from flash_green_ops.context import RunContext
 from flash_green_ops.contract import Contract
 from flash_green_ops.credentials import database_params
@@ -126,7 +126,8 @@ def postgres_ssl_request(sock: socket.socket) -> None:
 
 
 def _peer_der(endpoint: Endpoint, context: ssl.SSLContext, timeout: float) -> bytes:
-    with socket.create_connection((endpoint.host, endpoint.port), timeout=timeout) as raw:
+    # The name is looked up within the timeout too (getaddrinfo has none of its own).
+    with resolver.connect(endpoint.host, endpoint.port, timeout) as raw:
         raw.settimeout(timeout)  # every read and write of the handshake, too
         if endpoint.postgres:
             postgres_ssl_request(raw)
