@@ -345,7 +345,9 @@ def test_a_redirect_loop_fails_after_the_redirects_prometheus_allows(server):
 @pytest.mark.parametrize("answer", [
     b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nContent-Type: text/plain\r\n\r\n# HELP a A.\n",
     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n20\r\n# HELP a A.\n",
-], ids=["content-length", "chunked"])
+    # No length, no chunks: only the gzip stream's own end (its trailer) tells the body is whole.
+    b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nConnection: close\r\n\r\n" + gzip.compress(b"a 1\n" * 100)[:20],
+], ids=["content-length", "chunked", "gzip"])
 def test_a_body_cut_short_is_a_failed_scrape_not_a_short_exposition(answer):
     with socket.create_server(("127.0.0.1", 0)) as listener:
         def answer_and_hang_up():
@@ -399,6 +401,29 @@ def test_a_gzip_body_sent_in_chunks_is_decoded(server):
     assert "gzip" in server.requests[0][1]["Accept-Encoding"]
 
 
+def test_a_body_in_an_encoding_not_asked_for_is_a_failed_scrape(server):
+    server.serve("/metrics", Response(b"\x1b\x00\x00", content_type=TEXT_TYPE, headers={"Content-Encoding": "br"}))
+    finding = metrics.MetricsProbe(context({"METRICS_URL": f"{server.url}/metrics"})).scrape()
+    assert finding.status is Status.FAIL
+    assert "failed: the body is encoded as 'br', which was not asked for (gzip was)" in finding.message
+
+
+def test_basic_auth_follows_a_redirect_to_the_same_host_only(server):
+    other = ScriptedServer()  # another port: another origin
+    try:
+        other.serve_metrics(exposition())
+        server.serve_metrics(exposition())
+        server.serve("/here", Response("", status=302, headers={"Location": "/metrics"}))
+        server.serve("/away", Response("", status=302, headers={"Location": f"{other.url}/metrics"}))
+        for path in ("here", "away"):
+            url = f"http://prom:{random_secret('pw')}@127.0.0.1:{server.port}/{path}"
+            assert metrics.MetricsProbe(context({"METRICS_URL": url})).scrape().status is Status.PASS
+        sent = [(path, "Authorization" in headers) for path, headers in server.requests + other.requests]
+        assert sent == [("/here", True), ("/metrics", True), ("/away", True), ("/metrics", False)]
+    finally:
+        other.close()
+
+
 def test_the_url_s_user_and_password_are_sent_as_basic_auth_and_never_shown(server):
     password = random_secret("scrape-pw") + "@:"
     server.serve_metrics(exposition())
@@ -413,7 +438,7 @@ def test_the_url_s_user_and_password_are_sent_as_basic_auth_and_never_shown(serv
 
 
 def test_a_metrics_url_whose_password_urllib_cannot_delimit_is_never_shown():
-    # The '/' ends the URL's host part: a parser sees no password, and urllib3's error quotes the whole URL.
+    # The '/' ends the URL's host part: a parser sees no password, and a parser's error may quote the whole URL.
     password = f"{random_secret('scrape-pw')}/{random_secret('tail')}"
     url = f"http://prom:{password}@127.0.0.1:1/metrics"
     finding = metrics.MetricsProbe(context({"METRICS_URL": url, "SERVICE_URL": url})).scrape()
@@ -436,7 +461,7 @@ def test_the_counter_snapshot_finds_each_series_by_its_labels_in_any_order():
     second = parse('# HELP a_total A.\n# TYPE a_total counter\na_total{y="2",x="1"} 4\na_total{x="3"} 0\n')
     snapshot = metrics.CounterSnapshot.of(first)
     assert len(snapshot) == 2
-    assert [snapshot.value_of(s) for s in second.family("a_total").samples] == [5.0, None]
+    assert [snapshot.value_of(v.key) for v in second.family("a_total").values()] == [5.0, None]
     finding = metrics.compare_scrapes(snapshot, second, 1.0, "here")
     assert finding.status is Status.FAIL and 'a_total{x="1",y="2"} went from 5.0 to 4.0' in finding.message
 

@@ -8,21 +8,21 @@ are pure functions in flash_green_ops/metrics/exposition.py and flash_green_ops/
 """
 from __future__ import annotations
 
-import json
+import base64
 import time
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from email.message import Message
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from flash_green_ops import urls
 from flash_green_ops.context import RunContext
 from flash_green_ops.contract import Contract
 from flash_green_ops.findings import Finding, failed, passed, skipped, timed, warned
-from flash_green_ops.metrics.exposition import (OPENMETRICS, TEXT, Exposition, ExpositionError, Family, Sample,
-                                                format_of, parse, quote_line, series_hash, series_key)
+from flash_green_ops.metrics.exposition import (OPENMETRICS, TEXT, Exposition, ExpositionError, Family, Value,
+                                                format_of, parse, quote_line, series_key)
 from flash_green_ops.metrics.promlint import lint_families
 from flash_green_ops.neterrors import connection_reason
 
@@ -33,9 +33,8 @@ DEFAULT_METRICS_PORT = 8000
 PROMETHEUS_ACCEPT = ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
                      "version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
 ACCEPTED_TYPES = "text/plain; version=0.0.4 or application/openmetrics-text"
-# Connection errors (refused, reset, a connect timeout) are retried this often; a read
-# timeout or an answer of any status never is. The connect timeout is split across the
-# attempts, so connecting still fits in --http-timeout.
+# Connecting is tried again this often when it was refused, reset or unreachable; a timeout
+# (it used the time up) or an answer of any status never is.
 CONNECT_RETRIES = 2
 MAX_REDIRECTS = 5  # Prometheus follows redirects too
 MAX_BODY_BYTES = 64 * 1024 * 1024  # a scrape this large is a bug in the exporter anyway
@@ -96,78 +95,145 @@ def health_url(values: dict[str, str]) -> str | None:
 def http_get(url: str, timeout: float, accept: str = "*/*") -> Response:
     """GET ``url``; the whole exchange ends within about ``timeout`` seconds, or HttpFailure.
 
-    urllib3 directly (requests is built on it): this step needs no sessions, cookies or
-    encoding guesses, and importing requests cost the metrics stage more CPU than parsing the
-    scrape (bench/metrics_bench.py). What requests added that a scrape needs is done here: the
-    URL's user:password as basic auth, the usual Accept-Encoding, messages that never quote the URL."""
-    import urllib3  # lazy: only this step needs it
-    from urllib3.exceptions import (LocationParseError, LocationValueError, MaxRetryError, NewConnectionError,
-                                    ProtocolError, ResponseError, TimeoutError as UrllibTimeout)
+    The standard library's client (urllib.request): importing urllib3 cost the metrics stage a
+    quarter of its CPU (bench/metrics_bench.py), and a scrape needs one GET. urllib.request
+    follows up to MAX_REDIRECTS redirects (_Redirects); tenacity retries connecting, when it
+    was refused or unreachable, CONNECT_RETRIES times; what is asked of the answer, as
+    Prometheus asks: gzip, the URL's user:password as basic auth. Messages never quote the URL."""
+    import urllib.request  # lazy, like tenacity: only this step needs them
+    from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential
 
+    parts = _usable(url)
+    request = urllib.request.Request(urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])),
+                                     headers={"Accept": accept, "Accept-Encoding": "gzip"})
+    if parts.username is not None or parts.password is not None:
+        credentials = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}".encode()
+        request.add_unredirected_header("Authorization", "Basic " + base64.b64encode(credentials).decode())
+    opener = urllib.request.OpenerDirector()  # http(s) and redirects only: no proxies, ftp or file
+    for handler in (urllib.request.UnknownHandler(), urllib.request.HTTPHandler(), urllib.request.HTTPSHandler(),
+                    urllib.request.HTTPDefaultErrorHandler(), urllib.request.HTTPErrorProcessor(), _redirects()):
+        opener.add_handler(handler)
+    started = time.monotonic()
+    deadline = started + timeout
+    retrying = Retrying(retry=retry_if_exception(_not_connected), reraise=True,
+                        stop=stop_after_attempt(1 + CONNECT_RETRIES) | stop_after_delay(timeout),
+                        wait=wait_exponential(multiplier=0.1, max=1))
     try:
-        parts = urllib3.util.parse_url(url)
-    except (LocationParseError, LocationValueError):
-        # The type only: the parser's message quotes the whole URL, password included.
+        answer = retrying(_answer, opener, request, timeout)
+    except OSError as exc:
+        retried = retrying.statistics.get("attempt_number", 1) - 1
+        raise HttpFailure(_failure(exc, timeout) + (f" (after {retried} retries)" if retried else "")) from None
+    try:
+        body = _read_body(answer, timeout, deadline)
+    finally:
+        answer.close()  # its socket, now
+    return Response(answer.status, answer.reason or "", answer.headers.get("Content-Type", ""), body,
+                    time.monotonic() - started)
+
+
+def _usable(url: str):
+    """``url`` split, or HttpFailure naming the fault by requests' names for it (never the URL)."""
+    try:
+        parts = urls.split(url)
+        parts.port  # noqa: B018 (raises ValueError on a port that is not one)
+    except ValueError:
         raise HttpFailure("not a usable URL (InvalidURL)") from None
     if not parts.scheme:
         raise HttpFailure("not a usable URL (MissingSchema)")
     if parts.scheme.lower() not in ("http", "https"):
         raise HttpFailure("not a usable URL (InvalidSchema)")
-    if not parts.host:
+    if not parts.hostname:
         raise HttpFailure("not a usable URL (InvalidURL)")
-    headers = urllib3.util.make_headers(accept_encoding=True)
-    headers["Accept"] = accept
-    target = url
-    if parts.auth:  # sent as basic auth (dropped on a redirect to another host), not in the URL
-        user, _, password = parts.auth.partition(":")
-        headers.update(urllib3.util.make_headers(basic_auth=f"{unquote(user)}:{unquote(password)}"))
-        target = parts._replace(auth=None).url
-    retry = urllib3.Retry(total=None, connect=CONNECT_RETRIES, read=False, status=False, other=0,
-                          redirect=MAX_REDIRECTS, backoff_factor=0.1, raise_on_status=False)
-    started = time.monotonic()
-    deadline = started + timeout
-    with urllib3.PoolManager() as pool:
-        try:
-            answer = pool.request("GET", target, headers=headers, retries=retry, preload_content=False,
-                                  timeout=urllib3.Timeout(connect=timeout / (1 + CONNECT_RETRIES), read=timeout))
-        except MaxRetryError as exc:
-            if isinstance(exc.reason, ResponseError):  # urllib3's reason when the redirects ran out
-                raise HttpFailure(f"more than {MAX_REDIRECTS} redirects") from None
-            if isinstance(exc.reason, UrllibTimeout) and not isinstance(exc.reason, NewConnectionError):
-                raise HttpFailure(f"no answer within {timeout:g} s (timed out)") from None
-            # Only connecting is retried (other=0): say so only then.
-            retried = f" (after {CONNECT_RETRIES} retries)" if isinstance(exc.reason, NewConnectionError) else ""
-            raise HttpFailure(connection_reason(exc) + retried) from None
-        except UrllibTimeout:
-            raise HttpFailure(f"no answer within {timeout:g} s (timed out)") from None
-        except (LocationParseError, LocationValueError):  # a redirect's Location
-            raise HttpFailure("not a usable URL (InvalidURL)") from None
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise HttpFailure(connection_reason(exc)) from None
-        try:
-            body = bytearray()  # grown in place: chunks joined at the end would double the peak
-            # read1: what has arrived, at once (stream() blocks until 64 KiB have come, so a body
-            # trickled in would outlast the deadline). decode_content said outright: urllib3 2.7
-            # leaves a chunked gzip body encoded otherwise.
-            while chunk := answer.read1(64 * 1024, decode_content=True):
-                body += chunk
-                if len(body) > MAX_BODY_BYTES:
-                    raise HttpFailure(f"the body is larger than {MAX_BODY_BYTES // 2**20} MiB")
-                if time.monotonic() > deadline:
-                    raise HttpFailure(f"the answer did not finish within {timeout:g} s")
-        except UrllibTimeout:
-            raise HttpFailure(f"no answer within {timeout:g} s (timed out)") from None
-        except ProtocolError:  # urllib3 enforces Content-Length and the chunked framing
-            raise HttpFailure("the connection broke off before the whole body arrived "
-                              "(IncompleteRead)") from None
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise HttpFailure(connection_reason(exc)) from None
-        finally:
-            # close, not release_conn: the pool dies with this call anyway, and a failure's
-            # traceback (MetricsProbe keeps the failure) would keep the socket's file open.
-            answer.close()
-        return Response(answer.status, answer.reason or "", answer.headers.get("Content-Type", ""), body,
-                        time.monotonic() - started)
+    return parts
+
+
+def _redirects():
+    """urllib's redirect handler, held to MAX_REDIRECTS, sending the basic auth on to the same
+    scheme, host and port only (as urllib3 and Prometheus do)."""
+    import urllib.request
+
+    class Redirects(urllib.request.HTTPRedirectHandler):
+        max_redirections = max_repeats = MAX_REDIRECTS
+
+        def redirect_request(self, req, fp, code, msg, headers, newurl):
+            new = super().redirect_request(req, fp, code, msg, headers, newurl)
+            auth = req.get_header("Authorization")
+            before, after = urlsplit(req.full_url), urlsplit(newurl)
+            if new is not None and auth and (before.scheme, before.netloc) == (after.scheme, after.netloc):
+                new.add_unredirected_header("Authorization", auth)
+            return new
+
+    return Redirects()
+
+
+def _answer(opener, request, timeout: float):
+    """The answer to ``request`` of any status (urllib raises one that is not 2xx: it is the
+    answer all the same); OSError when there is none."""
+    import http.client
+    import urllib.error
+    import urllib.request
+
+    try:
+        return opener.open(request, timeout=timeout)
+    except urllib.error.HTTPError as exc:
+        if exc.code in (301, 302, 303, 307, 308) and exc.msg.startswith(urllib.request.HTTPRedirectHandler.inf_msg):
+            exc.close()
+            raise HttpFailure(f"more than {MAX_REDIRECTS} redirects") from None
+        return exc
+    except urllib.error.URLError as exc:
+        if not isinstance(exc.reason, OSError):  # a redirect to a scheme that is not http(s)
+            raise HttpFailure("not a usable URL (InvalidSchema)") from None
+        raise exc.reason from None  # OSError: refused, unreachable, timed out, a certificate
+    except (http.client.InvalidURL, ValueError):  # a path or host http.client refuses (control characters)
+        raise HttpFailure("not a usable URL (InvalidURL)") from None
+    except http.client.HTTPException as exc:  # a status line that is none
+        raise HttpFailure(connection_reason(exc)) from None
+
+
+def _not_connected(exc: BaseException) -> bool:
+    """Connecting failed and trying again may help: refused, reset, unreachable (not a timeout,
+    which used the time up, nor a certificate, which will not change)."""
+    import ssl
+
+    return isinstance(exc, OSError) and not isinstance(exc, (TimeoutError, ssl.SSLError))
+
+
+def _failure(exc: OSError, timeout: float) -> str:
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {timeout:g} s (timed out)"
+    return connection_reason(exc)
+
+
+def _read_body(answer, timeout: float, deadline: float) -> bytearray:
+    """The body, decoded if gzip; at most MAX_BODY_BYTES (decoded), and by the deadline."""
+    import http.client
+    import zlib
+
+    encoding = (answer.headers.get("Content-Encoding") or "").strip().lower()
+    if encoding not in ("", "identity", "gzip"):
+        raise HttpFailure(f"the body is encoded as {encoding[:40]!r}, which was not asked for (gzip was)")
+    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS) if encoding == "gzip" else None
+    body = bytearray()  # grown in place: chunks joined at the end would double the peak
+    try:
+        # read1: what has arrived, at once, so a body trickled in cannot outlast the deadline.
+        while chunk := answer.read1(64 * 1024):
+            if inflate:
+                chunk = inflate.decompress(chunk, MAX_BODY_BYTES + 1 - len(body))
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                raise HttpFailure(f"the body is larger than {MAX_BODY_BYTES // 2**20} MiB")
+            if time.monotonic() > deadline:
+                raise HttpFailure(f"the answer did not finish within {timeout:g} s")
+        # http.client ends a body cut short without a word (a chunked one raises IncompleteRead).
+        if answer.length or (inflate and not inflate.eof):
+            raise http.client.IncompleteRead(b"")
+    except http.client.IncompleteRead:
+        raise HttpFailure("the connection broke off before the whole body arrived (IncompleteRead)") from None
+    except zlib.error:
+        raise HttpFailure("the body is not the gzip it says it is (Content-Encoding: gzip)") from None
+    except (http.client.HTTPException, OSError) as exc:
+        raise HttpFailure(_failure(exc, timeout)) from None
+    return body
 
 
 def media_type(content_type: str) -> tuple[str, str | None]:
@@ -414,11 +480,11 @@ def compare_scrapes(earlier: CounterSnapshot, second: Exposition, interval: floa
     if before is not None and after is not None and before != after:
         problems.append(f"process_start_time_seconds changed from {before!r} to {after!r}: the service "
                         f"restarted between the scrapes (a crash loop?); check its logs")
-    went_back = [f"{key} went from {before_value!r} to {sample.value!r}"
-                 for sample in _counter_samples(second)
-                 for before_value in [earlier.value_of(sample)]
-                 if before_value is not None and sample.value < before_value
-                 for key in [series_key(sample)]]
+    went_back = [f"{series_key(value.name, family.sample(value.row).labels)} went from {before_value!r} to "
+                 f"{value.value!r}"
+                 for family, value in _counter_values(second)
+                 for before_value in [earlier.value_of(value.key)]
+                 if before_value is not None and value.value < before_value]
     if went_back:
         shown = "; ".join(went_back[:10]) + (f"; and {len(went_back) - 10} more" if len(went_back) > 10 else "")
         problems.append(f"counters went backwards: {shown} (a counter only resets when its process restarts)")
@@ -444,9 +510,9 @@ class CounterSnapshot:
     @classmethod
     def of(cls, exposition: Exposition) -> CounterSnapshot:
         hashes, values = array("q"), array("d")
-        for sample in _counter_samples(exposition):
-            hashes.append(series_hash(sample.name, sample.labels))
-            values.append(sample.value)
+        for _, value in _counter_values(exposition):
+            hashes.append(value.key)
+            values.append(value.value)
         return cls(hashes, values, _start_time(exposition))
 
     def __len__(self) -> int:
@@ -459,31 +525,30 @@ class CounterSnapshot:
             self.values = array("d", (self.values[i] for i in order))
             self._sorted = True
 
-    def value_of(self, sample: Sample) -> float | None:
+    def value_of(self, key: int) -> float | None:
+        """The value of the series whose key (exposition.series_hash) is ``key``, or None."""
         self.sort()
-        key = series_hash(sample.name, sample.labels)
         i = bisect_left(self.hashes, key)
         return self.values[i] if i < len(self.hashes) and self.hashes[i] == key else None
 
 
-def _counter_samples(exposition: Exposition) -> Iterator[Sample]:
-    """Counter-like series: counters, histogram buckets and counts, summary counts (one at a
-    time: a large family's samples are never all built at once)."""
+def _counter_values(exposition: Exposition) -> Iterator[tuple[Family, Value]]:
+    """Counter-like series: counters, histogram buckets and counts, summary counts (no labels read)."""
     for family in exposition.families:
         if family.type not in ("counter", "histogram", "summary"):
-            continue  # its labels are not read
-        for sample in family.iter_samples():
-            if sample.name.endswith("_created"):
+            continue
+        for value in family.values():
+            if value.name.endswith("_created"):
                 continue  # a creation timestamp, not a count
             if (family.type == "counter"
-                    or (family.type == "histogram" and sample.name.endswith(("_bucket", "_count")))
-                    or (family.type == "summary" and sample.name.endswith("_count"))):
-                yield sample
+                    or (family.type == "histogram" and value.name.endswith(("_bucket", "_count")))
+                    or (family.type == "summary" and value.name.endswith("_count"))):
+                yield family, value
 
 
 def _start_time(exposition: Exposition) -> float | None:
     family = exposition.family(START_TIME)
-    return next((s.value for s in family.iter_samples()), None) if family else None
+    return next((v.value for v in family.values()), None) if family else None
 
 
 def _compared(family: Family) -> bool:
@@ -504,6 +569,8 @@ def _format_name(response: Response) -> str:
 
 def _json_status(body: bytes):
     """The ``status`` field of a JSON object body, or None (no JSON, or no such field)."""
+    import json  # here: only the health check reads JSON
+
     try:
         document = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):  # nested past the stack: not a status either

@@ -23,7 +23,8 @@ A value beyond the float range (``1e309``, an integer of 310 digits) is a parse 
 reader that counts lines: when it raises, the line it was reading is the offending one.
 
 ``parse(..., wanted=...)`` reads only the samples of the families a caller needs (the
-stability check's counters): other sample lines are skipped after their name.
+stability check's counters): other sample lines are skipped after their name, and HELP lines
+(``# HELP `` as exporters write it) are not read.
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ import re
 from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 TEXT, OPENMETRICS = "text", "openmetrics"
 CURRENT, LEGACY = "current", "client_golang-1.14"
@@ -51,6 +53,7 @@ _INTEGER = re.compile(r"[+-]?[0-9]+")
 _KEYWORD = re.compile(r"#[ \t]*([^ \t]*)")  # "#", blanks, the first word (HELP, TYPE or a comment)
 _ESCAPE = re.compile(r"\\(.?)")  # a backslash and what it escapes
 _WORD = re.compile(r"[^ \t]*")
+_NOT_GO_FLOAT = re.compile(r"[pP_ \t]")  # Python's float() takes these (hex, 1_000, blanks), Go's not
 # The HELP or TYPE line nearly every exporter writes: keyword, unquoted name, text (not blank).
 _PLAIN_METADATA = re.compile(r"#[ \t]*(HELP|TYPE)[ \t]+([a-zA-Z_:][a-zA-Z0-9_:]*)[ \t]+([^ \t].*)")
 # The sample line nearly every exporter writes: name{a="1",b="2"} value [timestamp], label
@@ -76,24 +79,47 @@ class Sample:
     line: int
 
 
+class Series(NamedTuple):
+    """One series as promlint counts them (Family.series), its label values not read: the name
+    and line of its first sample, its label names, ``key`` (its identity within the family: equal
+    for the same names and values) and ``row`` (Family.series_labels reads its labels from it)."""
+    name: str
+    line: int
+    label_names: frozenset[str]
+    key: int
+    row: int
+
+
+class Value(NamedTuple):
+    """A sample without its labels (Family.values): ``key`` is series_hash(name, labels), ``row``
+    where Family.sample finds the whole sample."""
+    name: str
+    value: float
+    key: int
+    row: int
+
+
 class Family:
     """A metric family as exposed: ``name`` is the exposed name (an OpenMetrics counter's
     carries ``_total``, as in the text format), ``type`` lower-case (OpenMetrics ``unknown`` is
     ``untyped``; both spellings of a gauge histogram are ``gaugehistogram``), ``help`` whether
     a non-empty HELP was given, ``line`` where it first appears.
 
-    Samples read from the text format are kept compactly (name, value, line and where the line
-    starts in the body, in the reader's arrays, _Columns) and their labels are read again from
-    the body when asked for: a 4 MB exposition then costs well under its size on top of the body, where a Sample
-    with a dict of labels each would cost several times it (bench/metrics_bench.py).
+    Samples read from the text format are kept compactly (name, value, line, series identity,
+    label names and where the line starts in the body, in the reader's arrays, _Columns) and
+    their labels are read again from the body only when asked for: a 4 MB exposition then costs
+    well under its size on top of the body, where a Sample with a dict of labels each would cost
+    several times it (bench/metrics_bench.py). The lint (series) and the stability check
+    (values) read no labels.
     """
 
-    __slots__ = ("name", "type", "help", "line", "_given", "_rows", "_store")
+    __slots__ = ("name", "type", "help", "line", "_given", "_rows", "_groups", "_store")
 
     def __init__(self, name: str, type: str, help: bool, line: int, samples: Iterable[Sample] = ()):
         self.name, self.type, self.help, self.line = name, type, help, line
         self._given = list(samples) or None
         self._rows = None  # this family's rows in _store (the text reader's sample columns)
+        self._groups = None  # a histogram's or summary's: each row's labels but the special one, hashed
         self._store = None
 
     def __repr__(self) -> str:
@@ -102,10 +128,13 @@ class Family:
     def __len__(self) -> int:
         return len(self._given or ()) + len(self._rows or ())
 
-    def _append(self, store: _Columns, row: int) -> None:
+    def _append(self, store: _Columns, row: int, group: int | None) -> None:
         if self._rows is None:
             self._rows, self._store = array("I"), store
+            self._groups = array("q") if group is not None else None
         self._rows.append(row)
+        if self._groups is not None:
+            self._groups.append(group)
 
     @property
     def samples(self) -> list[Sample]:
@@ -118,19 +147,54 @@ class Family:
         elif self._rows is not None:
             yield from map(self._store.sample, self._rows)
 
-    def series(self) -> list[Sample]:
-        """One sample per series as promlint counts them: a summary's quantiles, a histogram's
+    def sample(self, row: int) -> Sample:
+        """The sample at ``row`` (of a Series or a Value)."""
+        return self._given[row] if self._given is not None else self._store.sample(row)
+
+    def values(self) -> Iterator[Value]:
+        """Every sample's name, value and series identity, no labels read (the stability check)."""
+        if self._given is not None:
+            for row, s in enumerate(self._given):
+                yield Value(s.name, s.value, series_hash(s.name, s.labels), row)
+        elif self._rows is not None:
+            store = self._store
+            for row in self._rows:
+                yield Value(store.name_of(row), store.values[row], store.keys[row], row)
+
+    def series(self) -> list[Series]:
+        """One entry per series as promlint counts them: a summary's quantiles, a histogram's
         buckets, and their _sum and _count that share the other labels are one series (expfmt
-        builds one metric of them, labelled as its first line); other types, every sample."""
+        builds one metric of them, labelled as its first line, the special label dropped);
+        other types, every sample."""
         special = SPECIAL_LABEL.get(self.type)
-        if not special:
-            return self.samples
-        first: dict[frozenset, Sample] = {}
-        for sample in self.iter_samples():
-            key = frozenset((k, v) for k, v in sample.labels.items() if k != special)
-            first.setdefault(key, sample)
-        return [Sample(s.name, {k: v for k, v in s.labels.items() if k != special}, s.value, s.line)
-                for s in first.values()]
+        if self._given is not None:
+            return self._given_series(special)
+        if self._rows is None:
+            return []
+        store = self._store
+        if not special:  # the hot path of the lint: one entry per sample, the store's arrays read inline
+            names, name_rows, mask, lines = store.names, store.name_rows, ~store.CAREFUL, store.lines
+            label_sets, label_set_rows, keys = store.label_sets, store.label_set_rows, store.keys
+            return [Series(names[name_rows[row] & mask], lines[row], label_sets[label_set_rows[row]], keys[row], row)
+                    for row in self._rows]
+        first: dict[int, int] = {}  # group -> its first row
+        for row, group in zip(self._rows, self._groups):
+            first.setdefault(group, row)
+        return [Series(store.name_of(row), store.lines[row], store.label_names_of(row) - {special}, group, row)
+                for group, row in first.items()]
+
+    def _given_series(self, special: str | None) -> list[Series]:
+        first: dict[frozenset, int] = {}
+        for row, sample in enumerate(self._given):
+            items = frozenset((k, v) for k, v in sample.labels.items() if k != special)
+            first.setdefault(items, row)
+        return [Series(self._given[row].name, self._given[row].line, frozenset(k for k, _ in items),
+                       hash((self._given[row].name, items)), row) for items, row in first.items()]
+
+    def series_labels(self, series: Series) -> dict[str, str]:
+        """The labels of ``series`` (its first sample's, the special label dropped)."""
+        special = SPECIAL_LABEL.get(self.type)
+        return {k: v for k, v in self.sample(series.row).labels.items() if k != special}
 
 
 @dataclass
@@ -184,7 +248,7 @@ def go_float(text: str) -> float | None:
     """Go's strconv.ParseFloat as expfmt calls it, or None where it fails: no hex, no '_', no
     sign on NaN, ASCII digits only, and a value beyond the float range is an error (Go's
     ErrRange), not infinity."""
-    if not text.isascii() or any(c in text for c in "pP_ \t"):
+    if not text.isascii() or _NOT_GO_FLOAT.search(text):
         return None
     try:
         value = float(text)
@@ -269,34 +333,54 @@ class _CountingReader:
 
 class _Columns:
     """Every sample of one text body, one array per field (a few dozen bytes a sample, where a
-    Sample object with a dict of labels costs hundreds); labels are read again from the body
-    when a Sample is asked for (``labels_at``)."""
+    Sample object with a dict of labels costs hundreds): name, value, line, series identity
+    (series_hash), label names (an index into the distinct sets), where the line starts. The
+    labels themselves are read again from the body when a Sample is asked for (``labels_at``)."""
 
     # The top bit of a row's name index: its line took the careful road (not _PLAIN_SAMPLE's shape).
     CAREFUL = 1 << 31
 
     def __init__(self, labels_at: Callable[[int, bool], dict[str, str]]):
+        self.labels_at = labels_at
+        self._clear()
+
+    def _clear(self) -> None:
         self.names: list[str] = []  # the distinct sample names; a row holds an index into it
         self._name_index: dict[str, int] = {}
+        self.label_sets: list[frozenset[str]] = []  # the distinct sets of label names, likewise
+        self._label_set_index: dict[tuple[str, ...], int] = {}
         self.name_rows, self.lines, self.offsets = array("I"), array("I"), array("I")  # bodies < 4 GiB
+        self.label_set_rows = array("I")
         self.values = array("d")
-        self.labels_at = labels_at
+        self.keys = array("q")
 
-    def add(self, name: str, value: float, line: int, offset: int, careful: bool) -> int:
+    def add(self, name: str, labels: dict[str, str], value: float, line: int, offset: int, careful: bool) -> int:
         index = self._name_index.get(name)
         if index is None:
             index = self._name_index[name] = len(self.names)
             self.names.append(name)
+        written = tuple(labels)  # the names as written: cheaper to look up than a set
+        label_set = self._label_set_index.get(written)
+        if label_set is None:
+            label_set = self._label_set_index[written] = len(self.label_sets)
+            self.label_sets.append(frozenset(written))
         self.name_rows.append(index | self.CAREFUL if careful else index)
+        self.label_set_rows.append(label_set)
         self.values.append(value)
+        self.keys.append(series_hash(name, labels))
         self.lines.append(line)
         self.offsets.append(offset)
         return len(self.values) - 1
 
     def release(self) -> None:
         self.labels_at = _released
-        self.names, self._name_index = [], {}
-        self.name_rows, self.lines, self.offsets, self.values = array("I"), array("I"), array("I"), array("d")
+        self._clear()
+
+    def name_of(self, row: int) -> str:
+        return self.names[self.name_rows[row] & ~self.CAREFUL]
+
+    def label_names_of(self, row: int) -> frozenset[str]:
+        return self.label_sets[self.label_set_rows[row]]
 
     def sample(self, row: int) -> Sample:
         if self.labels_at is _released:
@@ -317,31 +401,35 @@ class _TextReader:
         self.body, self.wanted = body, wanted
         self.current = rules == CURRENT
         self.types = CURRENT_TYPES if self.current else LEGACY_TYPES
-        self.special = SPECIAL_LABEL if self.current else {"histogram": "le", "summary": "quantile"}
         self.families: dict[str, Family] = {}
+        self._sample_families: dict[str, Family] = {}  # sample name -> its family
         self.columns = _Columns(self.labels_at)
         self.number, self.line = 0, ""
 
     def parse(self) -> Exposition:
-        """Line by line, without a decoded copy of the whole body (each line is decoded alone,
-        so a line that is not UTF-8 is named at once)."""
+        """Line by line, in pieces of whole lines decoded at once (never a decoded copy of the
+        whole body); a line that is not UTF-8 is named in its turn, after the lines before it."""
         binary = not isinstance(self.body, str)
-        self.offset = 0
-        for self.number, raw in enumerate(_lines(self.body), 1):
-            if binary:
-                try:
-                    line = raw.decode("utf-8")
-                except UnicodeDecodeError:
-                    self.line = raw.decode("utf-8", "replace").rstrip("\n")
-                    self._error("not UTF-8")
-            else:
-                line = raw
-            ended = line.endswith("\n")
-            self.line = line[:-1] if ended else line
-            self._read(self.line)
-            if not ended and self.line.strip(" \t"):
-                self._error("unexpected end of input stream (the last line has no newline)")
-            self.offset += len(raw)
+        self.offset = self.number = 0
+        for piece in _pieces(self.body):
+            text, undecodable = _decoded(piece) if binary else (piece, None)
+            same_width = not binary or piece.isascii()  # a character is a byte: offsets add up at once
+            *lines, unended = text.split("\n")  # "\n" alone ends a line, as Prometheus counts them
+            for line in lines:
+                self.number += 1
+                self.line = line
+                self._read(line)
+                self.offset += (len(line) if same_width else len(line.encode())) + 1
+            if undecodable is not None:
+                self.number += 1
+                self.line = undecodable
+                self._error("not UTF-8")
+            if unended:  # the body's last line, without its newline
+                self.number += 1
+                self.line = unended
+                self._read(unended)
+                if unended.strip(" \t"):
+                    self._error("unexpected end of input stream (the last line has no newline)")
         # Prometheus drops families without samples; they are not linted either.
         return Exposition(TEXT, [f for f in self.families.values() if len(f)])
 
@@ -364,7 +452,8 @@ class _TextReader:
         if not text:
             return
         if text[0] == "#":
-            self._metadata(text)
+            if not (self.wanted and text.startswith("# HELP ")):  # a partial read needs the types alone
+                self._metadata(text)
             return
         if self.wanted:  # a family not wanted: its line is skipped after its name, before any match of the rest
             name = _METRIC_NAME.match(text)
@@ -385,11 +474,12 @@ class _TextReader:
         family = self.families.get(name)
         if family is not None:
             return family
-        for suffix, types in _JOINS:
-            if name.endswith(suffix) and len(name) > len(suffix):
-                base = self.families.get(name[: -len(suffix)])
-                if base is not None and base.type in types and (self.current or base.type != "gaugehistogram"):
-                    return base
+        base_name, underscore, word = name.rpartition("_")  # each suffix is "_" and one word: one can match
+        types = _JOINS.get(underscore + word)
+        if types and base_name:
+            base = self.families.get(base_name)
+            if base is not None and base.type in types and (self.current or base.type != "gaugehistogram"):
+                return base
         family = self.families[name] = Family(name=name, type="", help=False, line=self.number)
         return family
 
@@ -441,9 +531,7 @@ class _TextReader:
     # -- samples -------------------------------------------------------------------------------
     def _plain_sample(self, name: str, pairs: str | None, value: str, timestamp: str | None) -> None:
         """The common shape, matched whole by _PLAIN_SAMPLE: only the checks it leaves."""
-        family = self._family_of_sample(name)
-        if self.wanted and not self.wanted(family):
-            return
+        family = self._family_of_sample(name)  # wanted: _read skipped the others by name
         labels = {}
         if pairs:
             found = _PLAIN_PAIR.findall(pairs)
@@ -454,9 +542,13 @@ class _TextReader:
         self._add(family, name, labels, value, timestamp, "", careful=False)
 
     def _family_of_sample(self, name: str) -> Family:
-        family = self._family_for(name)
-        if family.type == "":
-            family.type = "untyped"  # as in expfmt: a sample fixes the family's type
+        """The family of the sample name ``name``, found once per name: what a name joins is
+        fixed by its first sample (families are only added, a type only set before samples)."""
+        family = self._sample_families.get(name)
+        if family is None:
+            family = self._sample_families[name] = self._family_for(name)
+            if family.type == "":
+                family.type = "untyped"  # as in expfmt: a sample fixes the family's type
         return family
 
     def _sample(self, text: str) -> None:
@@ -499,7 +591,7 @@ class _TextReader:
 
     def _add(self, family: Family, name: str, labels: dict[str, str], value: str, timestamp: str | None,
              rest: str, careful: bool = True) -> None:
-        special = self.special.get(family.type)
+        special = SPECIAL_LABEL.get(family.type)  # never a gauge histogram by LEGACY rules: not its type
         if special in labels and go_float(labels[special]) is None:
             self._error(f"expected float as value for {special!r} label, got {labels[special]!r}")
         number = go_float(value)
@@ -517,7 +609,9 @@ class _TextReader:
             if suffix == "_bucket":
                 self._error(f"negative bucket population for histogram {family.name!r}")
         # The labels are not kept: Family.samples reads them again from the line (labels_at).
-        family._append(self.columns, self.columns.add(name, number, self.number, self.offset, careful))
+        # Family.series groups a histogram's or summary's rows by their labels but the special one.
+        group = hash(frozenset(item for item in labels.items() if item[0] != special)) if special else None
+        family._append(self.columns, self.columns.add(name, labels, number, self.number, self.offset, careful), group)
 
     def _name(self, text: str, i: int, pattern: re.Pattern) -> tuple[str, int]:
         """A name at ``text[i]``: unquoted by ``pattern``, or (current rules) quoted UTF-8."""
@@ -583,22 +677,35 @@ class _TextReader:
         return name, labels, i + 1
 
 
-# (suffix, the family types a sample name with it joins), in expfmt's order.
-_JOINS = (("_count", ("summary", "histogram", "gaugehistogram")), ("_sum", ("summary", "histogram", "gaugehistogram")),
-          ("_bucket", ("histogram", "gaugehistogram")), ("_gcount", ("gaugehistogram",)), ("_gsum", ("gaugehistogram",)))
+# suffix -> the family types a sample name with it joins (expfmt's list).
+_JOINS = {"_count": ("summary", "histogram", "gaugehistogram"), "_sum": ("summary", "histogram", "gaugehistogram"),
+          "_bucket": ("histogram", "gaugehistogram"), "_gcount": ("gaugehistogram",), "_gsum": ("gaugehistogram",)}
 
 
-def _lines(body: str | bytes | bytearray) -> Iterator:
-    """The lines of ``body``, each with its "\n" (the last may lack it): "\n" alone ends a
-    line, as Prometheus counts them. No copy of the body is made (a bytearray is not copied
-    into a BytesIO first)."""
+PIECE = 64 * 1024  # the text reader decodes and splits this much at a time
+
+
+def _pieces(body: str | bytes | bytearray) -> Iterator:
+    """``body`` in pieces of whole lines, each about PIECE long (a longer line is a piece of its
+    own; the last may lack its newline). No copy of the whole body is made."""
     start, size = 0, len(body)
     newline = "\n" if isinstance(body, str) else b"\n"
     while start < size:
-        end = body.find(newline, start)
+        end = body.find(newline, start + PIECE - 1)
         end = size if end < 0 else end + 1
         yield body[start:end]
         start = end
+
+
+def _decoded(piece: bytes | bytearray) -> tuple[str, str | None]:
+    """(the piece as text, None); if a line of it is not UTF-8: (the lines before it, that line
+    with its bad bytes replaced)."""
+    try:
+        return piece.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        start = piece.rfind(b"\n", 0, exc.start) + 1
+        end = piece.find(b"\n", exc.start)
+        return piece[:start].decode("utf-8"), piece[start:end if end >= 0 else len(piece)].decode("utf-8", "replace")
 
 
 def _skip_blanks(text: str, i: int) -> int:
@@ -613,9 +720,9 @@ def series_hash(name: str, labels: dict[str, str]) -> int:
     return hash((name, frozenset(labels.items())))
 
 
-def series_key(sample: Sample) -> str:
+def series_key(name: str, labels: dict[str, str]) -> str:
     """``name{a="1",b="2"}``: a series as operators write it (labels sorted)."""
-    if not sample.labels:
-        return sample.name
-    labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
-    return f"{sample.name}{{{labels}}}"
+    if not labels:
+        return name
+    pairs = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    return f"{name}{{{pairs}}}"

@@ -25,8 +25,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from flash_green_ops.metrics.exposition import (CURRENT, LEGACY, RULESETS, TEXT, Family, Sample, parse, series_hash,
-                                                series_key)
+from flash_green_ops.metrics.exposition import CURRENT, LEGACY, RULESETS, TEXT, Family, Series, parse, series_key
 
 __all__ = ["CURRENT", "LEGACY", "RULESETS", "Problem", "lint_families", "lint_text", "metric_unit"]
 
@@ -84,8 +83,9 @@ def lint_families(families: list[Family], ruleset: str = CURRENT) -> list[Proble
     for family in families:
         series = family.series()  # once: the rules that look at labels share it
         for rule in rules:
-            problems.extend(Problem(family.name, text, line or family.line, detail)
-                            for text, line, detail in map(_with_detail, rule(family, series)))
+            for found in rule(family, series):
+                text, line, detail = found if len(found) == 3 else (*found, "")
+                problems.append(Problem(family.name, text, line or family.line, detail))
     # promlint sorts by metric name, then text.
     return sorted(problems, key=lambda p: (p.metric, p.text, p.line))
 
@@ -95,14 +95,10 @@ def _known(ruleset: str) -> None:
         raise ValueError(f"unknown promlint ruleset {ruleset!r}: use one of {', '.join(RULESETS)}")
 
 
-def _with_detail(found: tuple) -> tuple[str, int, str]:
-    return found if len(found) == 3 else (*found, "")
-
-
 # Each rule takes the family and its series (Family.series) and yields (text, line) or
 # (text, line, detail); line 0 means "the family's first line".
 
-def _help(f: Family, series: list[Sample]):
+def _help(f: Family, series: list[Series]):
     if not f.help:
         yield "no help text", 0
 
@@ -116,13 +112,13 @@ def metric_unit(name: str) -> tuple[str, str] | None:
     return None
 
 
-def _units(f: Family, series: list[Sample]):
+def _units(f: Family, series: list[Series]):
     found = metric_unit(f.name)
     if found and found[0] != found[1]:
         yield f'use base unit "{found[1]}" instead of "{found[0]}"', 0
 
 
-def _counter(f: Family, series: list[Sample]):
+def _counter(f: Family, series: list[Series]):
     has_total = f.name.endswith("_total")
     if f.type == "counter" and not has_total:
         yield 'counter metrics should have "_total" suffix', 0
@@ -130,7 +126,7 @@ def _counter(f: Family, series: list[Sample]):
         yield 'non-counter metrics should not have "_total" suffix', 0
 
 
-def _histogram_summary_reserved(f: Family, series: list[Sample]):
+def _histogram_summary_reserved(f: Family, series: list[Series]):
     if f.type == "untyped":
         return
     histogram, summary = f.type in ("histogram", "gaugehistogram"), f.type == "summary"
@@ -140,54 +136,53 @@ def _histogram_summary_reserved(f: Family, series: list[Sample]):
         yield 'non-histogram and non-summary metrics should not have "_count" suffix', 0
     if not histogram and not summary and f.name.endswith("_sum"):
         yield 'non-histogram and non-summary metrics should not have "_sum" suffix', 0
-    for sample in series:
-        if not histogram and "le" in sample.labels:
-            yield 'non-histogram metrics should not have "le" label', sample.line
-        if not summary and "quantile" in sample.labels:
-            yield 'non-summary metrics should not have "quantile" label', sample.line
+    for one in series:
+        if not histogram and "le" in one.label_names:
+            yield 'non-histogram metrics should not have "le" label', one.line
+        if not summary and "quantile" in one.label_names:
+            yield 'non-summary metrics should not have "quantile" label', one.line
 
 
 def _contains_word(name: str, word: str) -> bool:
     return f"_{word}_" in name or name.endswith(f"_{word}")
 
 
-def _type_in_name(f: Family, series: list[Sample]):
+def _type_in_name(f: Family, series: list[Series]):
     typename = "gauge_histogram" if f.type == "gaugehistogram" else f.type  # dto's name, lower-case
     if f.type != "untyped" and _contains_word(f.name.lower(), typename):
         yield f"metric name should not include type '{typename}'", 0
 
 
-def _type_in_name_legacy(f: Family, series: list[Sample]):
+def _type_in_name_legacy(f: Family, series: list[Series]):
     for typename in TYPE_NAMES:
         if _contains_word(f.name.lower(), typename):
             yield f"metric name should not include type '{typename}'", 0
 
 
-def _reserved_chars(f: Family, series: list[Sample]):
+def _reserved_chars(f: Family, series: list[Series]):
     if ":" in f.name:
         yield "metric names should not contain ':'", 0
 
 
-def _camel_case(f: Family, series: list[Sample]):
+def _camel_case(f: Family, series: list[Series]):
     if _CAMEL_CASE.search(f.name):
         yield "metric names should be written in 'snake_case' not 'camelCase'", 0
-    for sample in series:
-        for label in sample.labels:
-            if _CAMEL_CASE.search(label):
-                yield "label names should be written in 'snake_case' not 'camelCase'", sample.line
+    for one in series:
+        for _ in filter(_CAMEL_CASE.search, one.label_names):
+            yield "label names should be written in 'snake_case' not 'camelCase'", one.line
 
 
-def _unit_abbreviations(f: Family, series: list[Sample]):
+def _unit_abbreviations(f: Family, series: list[Series]):
     # One problem per abbreviation found, as promlint loops over its list.
     for _ in set(_ABBREVIATION.findall(f.name.lower())):
         yield "metric names should not contain abbreviated units", 0
 
 
-def _duplicates(f: Family, series: list[Sample]):
-    seen: dict[int, int] = {}  # hash of the series -> its first line (a key string each would cost more)
-    for sample in series:
-        key = series_hash(sample.name, sample.labels)
-        if key in seen:
-            yield "metric not unique", sample.line, f"{series_key(sample)} on lines {seen[key]} and {sample.line}"
+def _duplicates(f: Family, series: list[Series]):
+    seen: dict[int, int] = {}  # the series' key -> its first line
+    for one in series:
+        if one.key in seen:
+            shown = series_key(one.name, f.series_labels(one))
+            yield "metric not unique", one.line, f"{shown} on lines {seen[one.key]} and {one.line}"
         else:
-            seen[key] = sample.line
+            seen[one.key] = one.line
