@@ -5,10 +5,17 @@
 
 1. Whole processes, interleaved, N runs each, on node_exporter's sample served by a loopback
    server (this process), with what the contract requires appended (TAIL: a sample of
-   process_start_time_seconds and flash_green_up, so the stage passes and does all its work): ours is ``preflight --stage metrics`` (two scrapes, parse, lint,
-   required, stable; --metrics-interval 0.01 s, no SERVICE_URL so health is skipped), the
-   baseline ``curl -s URL | promtool check metrics`` (one scrape, parse, lint). Printed: the
-   median CPU (user + sys, from the children's rusage) and wall time of each, and the ratios.
+   process_start_time_seconds and flash_green_up, so the stage passes and does all its work):
+   ours is ``preflight --stage metrics`` (two scrapes, parse, lint, required, stable;
+   --metrics-interval 0.01 s, no SERVICE_URL so health is skipped), the baseline
+   ``curl -s URL | promtool check metrics`` (one scrape, parse, lint). Printed: the median CPU
+   (user + sys, from the children's rusage) and wall time of each, and the ratios.
+   Ours runs twice: as installed in a clean environment (a virtual environment of this
+   interpreter whose only .pth file puts the checkout and this interpreter's site-packages on
+   sys.path: the suite and the same libraries, as in the container image), which is the figure
+   the target is judged on; and with this interpreter as it is, whose startup runs every .pth
+   hook of its site-packages (here the editable install's finder and a sandbox's certifi hook:
+   tens of ms in every Python process, none of them the suite's, none of them in the image).
 2. In process: scrape + parse + lint of the sample, split by phase (where the time goes).
 3. Memory: one process runs the metrics stage's checks in turn (scrape, parse, lint,
    required, stable: the second scrape) on the sample grown K times (K=10: about 3.7 MB, as large exporters serve: each copy's series
@@ -28,6 +35,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from pathlib import Path
@@ -44,13 +52,13 @@ DEFAULT_SAMPLE = REPO / "tests" / "data" / "node_exporter_e2e.prom"
 TEXT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 TAIL = (b"process_start_time_seconds 1.7e9\n"  # its HELP and TYPE are in the sample, its sample not
         b"# HELP flash_green_up Up.\n# TYPE flash_green_up gauge\nflash_green_up 1\n")
-# Run in a child: imports what the stage imports (urllib3 too), then runs the stage's checks on
+# Run in a child: imports what the stage imports (its HTTP client too), then runs the stage's checks on
 # the URL with tracemalloc on; prints each check's peak of memory allocated above what was
 # allocated before the stage (bytes). (ru_maxrss cannot show it: the imports' transient peak is
 # as high, and the stage reuses that memory.)
 MEMORY_PROBE = """
 import sys, tracemalloc
-import urllib3
+import tenacity, urllib.request
 from flash_green_ops import metrics
 from flash_green_ops.contract import load_contract
 from flash_green_ops.envfile import parse_env_text
@@ -125,27 +133,43 @@ def compile_bytecode() -> None:
                    capture_output=True, timeout=120)
 
 
-def whole_processes(url: str, env_file: Path, promtool: str, runs: int) -> int:
-    ours_cmd = [sys.executable, "scripts/preflight_check.py", "--stage", "metrics", "--env-file", str(env_file),
-                "--metrics-interval", "0.01", "--http-timeout", "10"]
-    theirs_cmd = ["sh", "-c", f"curl -s {url} | {promtool} check metrics"]
-    ours, theirs = [], []
-    for _ in range(runs):  # interleaved, so load on the machine falls on both alike
-        cpu, wall, result = run_child(ours_cmd)
-        if result.returncode != 0:
-            print(f"the metrics stage did not pass (exit {result.returncode}): no figures\n"
-                  f"{result.stdout.decode()[-2000:]}{result.stderr.decode()[-2000:]}")
-            return 1
-        ours.append((cpu, wall))
-        cpu, wall, result = run_child(theirs_cmd)
-        theirs.append((cpu, wall))
-    med = [statistics.median(x[i] for x in runs_) for runs_ in (ours, theirs) for i in (0, 1)]
+def clean_interpreter(directory: Path) -> str:
+    """A virtual environment of this interpreter in ``directory`` (no pip, no .pth hooks): one
+    .pth file of plain paths puts the checkout and this interpreter's libraries on sys.path, as
+    a plain install would. Its python's path."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(directory)], check=True, timeout=120)
+    python = directory / "bin" / "python"
+    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             check=True, capture_output=True, text=True, timeout=60).stdout.strip()
+    libraries = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    Path(purelib, "flash_green_ops_bench.pth").write_text("\n".join([str(REPO), *sorted(libraries)]) + "\n")
+    return str(python)
+
+
+def whole_processes(url: str, env_file: Path, promtool: str, runs: int, clean_python: str) -> int:
+    arguments = ["scripts/preflight_check.py", "--stage", "metrics", "--env-file", str(env_file),
+                 "--metrics-interval", "0.01", "--http-timeout", "10"]
+    commands = {"clean": [clean_python, *arguments], "here": [sys.executable, *arguments],
+                "promtool": ["sh", "-c", f"curl -s {url} | {promtool} check metrics"]}
+    figures: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
+    for _ in range(runs):  # interleaved, so load on the machine falls on all alike
+        for name, command in commands.items():
+            cpu, wall, result = run_child(command)
+            if name != "promtool" and result.returncode != 0:
+                print(f"the metrics stage did not pass (exit {result.returncode}): no figures\n"
+                      f"{result.stdout.decode()[-2000:]}{result.stderr.decode()[-2000:]}")
+                return 1
+            figures[name].append((cpu, wall))
+    cpu, wall = ({name: statistics.median(run[i] for run in runs_) for name, runs_ in figures.items()}
+                 for i in (0, 1))
     print(f"whole processes, medians of {runs} interleaved runs:")
-    print(f"  preflight --stage metrics (2 scrapes)    CPU {med[0] * 1000:7.1f} ms   wall {med[1] * 1000:7.1f} ms")
-    print(f"  curl | promtool check metrics (exit {result.returncode}) CPU {med[2] * 1000:7.1f} ms   "
-          f"wall {med[3] * 1000:7.1f} ms")
-    print(f"  ratio                                    CPU {med[0] / med[2]:6.2f}x    wall {med[1] / med[3]:6.2f}x"
-          f"   (target <= 1.5x)")
+    print(f"  curl | promtool check metrics (exit {result.returncode})         CPU {cpu['promtool'] * 1000:7.1f} ms"
+          f"   wall {wall['promtool'] * 1000:7.1f} ms")
+    for name, what in (("clean", "preflight --stage metrics, installed clean"),
+                       ("here", "the same, this interpreter's .pth hooks")):
+        print(f"  {what:<47} CPU {cpu[name] * 1000:7.1f} ms   wall {wall[name] * 1000:7.1f} ms   "
+              f"ratio CPU {cpu[name] / cpu['promtool']:.2f}x  wall {wall[name] / wall['promtool']:.2f}x")
+    print(f"  target: installed clean, CPU ratio <= 1.5x: {cpu['clean'] / cpu['promtool']:.2f}x")
     return 0
 
 
@@ -200,7 +224,7 @@ def main(argv=None) -> int:
         env_file = Path(tmp) / "metrics.env"
         env_file.write_text(f"METRICS_URL={url}\n")
         compile_bytecode()
-        code = whole_processes(url, env_file, promtool, args.runs)
+        code = whole_processes(url, env_file, promtool, args.runs, clean_interpreter(Path(tmp) / "venv"))
         in_process(url, args.runs)
         memory(f"{server.url}/big", len(big))
     return code

@@ -1,7 +1,6 @@
 """Load the declarative env contract (flash_green_ops/contract.toml) into plain data."""
 from __future__ import annotations
 
-import json
 import re
 import tomllib
 from collections.abc import Mapping
@@ -103,7 +102,14 @@ _RULE = {"id": "string", "kind": "string", "doc": "string?", "environments": "st
 
 def _key(name: str) -> str:
     """A TOML key as a message shows it: bare when it can be, else quoted (one line, short)."""
-    return name if re.fullmatch(r"[A-Za-z0-9_-]{1,60}", name) else json.dumps(name[:40])
+    return name if re.fullmatch(r"[A-Za-z0-9_-]{1,60}", name) else _quoted(name)
+
+
+def _quoted(text: str) -> str:
+    """``text``'s first 40 characters as a JSON string: quoted, escaped, on one line."""
+    import json  # here: only a message about a bad contract needs it
+
+    return json.dumps(text[:40])
 
 
 def _check(table: dict, shapes: dict[str, str], where: str) -> None:
@@ -155,7 +161,7 @@ def _check_shape(data: dict, rule_params: Mapping[str, Mapping[str, str]] | None
         try:
             re.compile(pattern)
         except re.error as exc:
-            raise ValueError(f"placeholders: {json.dumps(pattern[:40])} is not a regular expression ({exc})") from None
+            raise ValueError(f"placeholders: {_quoted(pattern)} is not a regular expression ({exc})") from None
 
 
 # A contract is a few KB of TOML; the bound only stops a runaway file or a device.

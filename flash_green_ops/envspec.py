@@ -9,7 +9,6 @@ quote only values of enumerated types (bools, ports, choices), which are not sec
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
 import os
 import re
@@ -391,6 +390,8 @@ def _known_keys(ctx: RunContext, rule: Rule, check: str) -> list[Finding]:
     if not ctx.source.is_file:
         return []  # the process environment holds PATH, HOME...: only a file's keys are judged
     unknown = [key for key in ctx.values if not _known(ctx, key)]
+    if unknown:
+        import difflib  # here: every stage imports this module, few runs meet an unknown key
     problems = []
     for key in unknown[:UNKNOWN_KEYS_NAMED]:
         where = ctx.source.where(key)

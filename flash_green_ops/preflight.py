@@ -13,7 +13,6 @@ from dataclasses import dataclass, field, replace
 from flash_green_ops import envspec
 from flash_green_ops.context import RunContext, make_context
 from flash_green_ops.contract import Contract, load_contract
-from flash_green_ops.credentials import env_gives_password
 from flash_green_ops.envfile import EnvSource
 from flash_green_ops.errors import DeadlinePassed, UsageError
 from flash_green_ops.findings import Finding, Status, failed, skipped
@@ -97,6 +96,8 @@ def depends_on(stage: str, ctx: RunContext) -> tuple[str, ...]:
     the database step needs the secrets step only for a password the env does not give."""
     if stage == "env":
         return ()
+    from flash_green_ops.credentials import env_gives_password  # here: only the db stage's needs it
+
     if stage == "db" and not env_gives_password(ctx):
         return ("env", "secrets")
     return ("env",)

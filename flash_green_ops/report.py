@@ -1,7 +1,6 @@
 """Findings as an operator reads them (text) and a machine reads them (JSON), and the exit code."""
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 from flash_green_ops import redact
@@ -57,6 +56,8 @@ def render_json(findings: Sequence[Finding], *, environment: str, source: str, s
             for f in findings
         ],
     }
+    import json  # here: the text report, the usual one, needs none
+
     return redact.mask(json.dumps(document, indent=2)) + "\n"
 
 
