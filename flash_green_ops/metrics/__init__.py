@@ -9,13 +9,20 @@ are pure functions in flash_green_ops/metrics/exposition.py and flash_green_ops/
 from __future__ import annotations
 
 import base64
+import http.client
+import ssl
 import time
+import urllib.error
+import urllib.request
+import zlib
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from email.message import Message
 from urllib.parse import unquote, urlsplit, urlunsplit
+
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential
 
 from flash_green_ops import urls
 from flash_green_ops.context import RunContext
@@ -97,12 +104,9 @@ def http_get(url: str, timeout: float, accept: str = "*/*") -> Response:
 
     The standard library's client (urllib.request): importing urllib3 cost the metrics stage a
     quarter of its CPU (bench/metrics_bench.py), and a scrape needs one GET. urllib.request
-    follows up to MAX_REDIRECTS redirects (_Redirects); tenacity retries connecting, when it
-    was refused or unreachable, CONNECT_RETRIES times; what is asked of the answer, as
-    Prometheus asks: gzip, the URL's user:password as basic auth. Messages never quote the URL."""
-    import urllib.request  # lazy, like tenacity: only this step needs them
-    from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential
-
+    follows up to MAX_REDIRECTS redirects (_Redirects); tenacity tries connecting again, when it
+    was refused or unreachable, CONNECT_RETRIES times; the answer is asked for as Prometheus
+    asks: gzip, the URL's user:password as basic auth. Messages never quote the URL."""
     parts = _usable(url)
     request = urllib.request.Request(urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])),
                                      headers={"Accept": accept, "Accept-Encoding": "gzip"})
@@ -111,7 +115,7 @@ def http_get(url: str, timeout: float, accept: str = "*/*") -> Response:
         request.add_unredirected_header("Authorization", "Basic " + base64.b64encode(credentials).decode())
     opener = urllib.request.OpenerDirector()  # http(s) and redirects only: no proxies, ftp or file
     for handler in (urllib.request.UnknownHandler(), urllib.request.HTTPHandler(), urllib.request.HTTPSHandler(),
-                    urllib.request.HTTPDefaultErrorHandler(), urllib.request.HTTPErrorProcessor(), _redirects()):
+                    urllib.request.HTTPDefaultErrorHandler(), urllib.request.HTTPErrorProcessor(), _Redirects()):
         opener.add_handler(handler)
     started = time.monotonic()
     deadline = started + timeout
@@ -147,54 +151,47 @@ def _usable(url: str):
     return parts
 
 
-def _redirects():
-    """urllib's redirect handler, held to MAX_REDIRECTS, sending the basic auth on to the same
+class _Redirects(urllib.request.HTTPRedirectHandler):
+    """urllib's redirect handling, held to MAX_REDIRECTS, sending the basic auth on to the same
     scheme, host and port only (as urllib3 and Prometheus do)."""
-    import urllib.request
 
-    class Redirects(urllib.request.HTTPRedirectHandler):
-        max_redirections = max_repeats = MAX_REDIRECTS
+    max_redirections = max_repeats = MAX_REDIRECTS
 
-        def redirect_request(self, req, fp, code, msg, headers, newurl):
-            new = super().redirect_request(req, fp, code, msg, headers, newurl)
-            auth = req.get_header("Authorization")
-            before, after = urlsplit(req.full_url), urlsplit(newurl)
-            if new is not None and auth and (before.scheme, before.netloc) == (after.scheme, after.netloc):
-                new.add_unredirected_header("Authorization", auth)
-            return new
-
-    return Redirects()
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        auth = req.get_header("Authorization")
+        before, after = urlsplit(req.full_url), urlsplit(newurl)
+        if new is not None and auth and (before.scheme, before.netloc) == (after.scheme, after.netloc):
+            new.add_unredirected_header("Authorization", auth)
+        return new
 
 
 def _answer(opener, request, timeout: float):
     """The answer to ``request`` of any status (urllib raises one that is not 2xx: it is the
-    answer all the same); OSError when there is none."""
-    import http.client
-    import urllib.error
-    import urllib.request
-
+    answer all the same). An OSError when connecting or sending failed (the retry decides),
+    HttpFailure for any other failure."""
     try:
         return opener.open(request, timeout=timeout)
     except urllib.error.HTTPError as exc:
-        if exc.code in (301, 302, 303, 307, 308) and exc.msg.startswith(urllib.request.HTTPRedirectHandler.inf_msg):
+        if exc.code in (301, 302, 303, 307, 308) and exc.msg.startswith(_Redirects.inf_msg):
             exc.close()
             raise HttpFailure(f"more than {MAX_REDIRECTS} redirects") from None
         return exc
-    except urllib.error.URLError as exc:
+    except urllib.error.URLError as exc:  # urllib's wrapping of what failed before the answer
         if not isinstance(exc.reason, OSError):  # a redirect to a scheme that is not http(s)
             raise HttpFailure("not a usable URL (InvalidSchema)") from None
-        raise exc.reason from None  # OSError: refused, unreachable, timed out, a certificate
+        raise exc.reason from None  # refused, unreachable, timed out, a certificate
+    except OSError as exc:  # the answer broke off (reset, timed out) after the request went out
+        raise HttpFailure(_failure(exc, timeout)) from None
     except (http.client.InvalidURL, ValueError):  # a path or host http.client refuses (control characters)
         raise HttpFailure("not a usable URL (InvalidURL)") from None
-    except http.client.HTTPException as exc:  # a status line that is none
+    except http.client.HTTPException as exc:  # a status line that is none, no answer at all
         raise HttpFailure(connection_reason(exc)) from None
 
 
 def _not_connected(exc: BaseException) -> bool:
     """Connecting failed and trying again may help: refused, reset, unreachable (not a timeout,
     which used the time up, nor a certificate, which will not change)."""
-    import ssl
-
     return isinstance(exc, OSError) and not isinstance(exc, (TimeoutError, ssl.SSLError))
 
 
@@ -206,9 +203,6 @@ def _failure(exc: OSError, timeout: float) -> str:
 
 def _read_body(answer, timeout: float, deadline: float) -> bytearray:
     """The body, decoded if gzip; at most MAX_BODY_BYTES (decoded), and by the deadline."""
-    import http.client
-    import zlib
-
     encoding = (answer.headers.get("Content-Encoding") or "").strip().lower()
     if encoding not in ("", "identity", "gzip"):
         raise HttpFailure(f"the body is encoded as {encoding[:40]!r}, which was not asked for (gzip was)")
@@ -265,6 +259,7 @@ class MetricsProbe:
         self._exposition: Exposition | ExpositionError | None = None
         self._problems: list | None = None  # the lint problems of the first scrape
         self._first_size = 0  # its body's size (the body is let go before the second scrape)
+        self._first_done = 0.0  # when it ended (time.monotonic())
         self._earlier: CounterSnapshot | None = None  # what the stability check keeps of it
         self._url_error: AddressError | None = None
         try:
@@ -277,6 +272,7 @@ class MetricsProbe:
     def first(self) -> Response | HttpFailure:
         if self._first is None:
             self._first = self._scrape()
+            self._first_done = time.monotonic()
             self._first_size = len(self._first.body) if isinstance(self._first, Response) else 0
         return self._first
 
@@ -425,8 +421,9 @@ class MetricsProbe:
             self._first = replace(self._first, body=b"")
             self._earlier.sort()
         earlier = self._earlier
-        # The interval runs from the end of the first scrape, as two Prometheus scrapes would.
-        time.sleep(interval)
+        # The interval runs from the end of the first scrape, as two Prometheus scrapes would
+        # (the parse and the lint took part of it).
+        time.sleep(max(0.0, interval - (time.monotonic() - self._first_done)))
         second = self._scrape()
         if isinstance(second, HttpFailure) or second.status != 200:
             found = second if isinstance(second, HttpFailure) else f"HTTP {second.status} {second.reason}"

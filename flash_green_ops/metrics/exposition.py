@@ -44,6 +44,7 @@ RULESETS = (CURRENT, LEGACY)
 LEGACY_TYPES = {"counter", "gauge", "summary", "untyped", "histogram", "gauge_histogram"}
 CURRENT_TYPES = LEGACY_TYPES | {"gaugehistogram"}
 HISTOGRAMS = ("histogram", "gaugehistogram")
+PIECE = 64 * 1024  # the text reader decodes and splits this much of the body at a time
 # The label a summary's or histogram's samples differ by within one series (promlint's metric).
 SPECIAL_LABEL = {"histogram": "le", "gaugehistogram": "le", "summary": "quantile"}
 
@@ -591,7 +592,7 @@ class _TextReader:
 
     def _add(self, family: Family, name: str, labels: dict[str, str], value: str, timestamp: str | None,
              rest: str, careful: bool = True) -> None:
-        special = SPECIAL_LABEL.get(family.type)  # never a gauge histogram by LEGACY rules: not its type
+        special = SPECIAL_LABEL.get(family.type)  # (no family has the type gaugehistogram by LEGACY rules)
         if special in labels and go_float(labels[special]) is None:
             self._error(f"expected float as value for {special!r} label, got {labels[special]!r}")
         number = go_float(value)
@@ -680,9 +681,6 @@ class _TextReader:
 # suffix -> the family types a sample name with it joins (expfmt's list).
 _JOINS = {"_count": ("summary", "histogram", "gaugehistogram"), "_sum": ("summary", "histogram", "gaugehistogram"),
           "_bucket": ("histogram", "gaugehistogram"), "_gcount": ("gaugehistogram",), "_gsum": ("gaugehistogram",)}
-
-
-PIECE = 64 * 1024  # the text reader decodes and splits this much at a time
 
 
 def _pieces(body: str | bytes | bytearray) -> Iterator:
