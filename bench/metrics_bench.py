@@ -58,7 +58,7 @@ TAIL = (b"process_start_time_seconds 1.7e9\n"  # its HELP and TYPE are in the sa
 # as high, and the stage reuses that memory.)
 MEMORY_PROBE = """
 import sys, tracemalloc
-import tenacity, urllib.request
+import urllib.request
 from flash_green_ops import metrics
 from flash_green_ops.contract import load_contract
 from flash_green_ops.envfile import parse_env_text

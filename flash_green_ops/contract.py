@@ -6,6 +6,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from flash_green_ops.errors import UsageError
 from flash_green_ops.files import MIB, read_bytes
@@ -17,8 +18,7 @@ class ContractError(UsageError):
     """The contract file itself is unusable: a bad invocation (exit 2)."""
 
 
-@dataclass(frozen=True)
-class Variable:
+class Variable(NamedTuple):  # a NamedTuple: a tenth of a dataclass's cost to create, paid at every start
     name: str
     doc: str
     type: str = "string"

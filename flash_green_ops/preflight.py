@@ -96,10 +96,11 @@ def depends_on(stage: str, ctx: RunContext) -> tuple[str, ...]:
     the database step needs the secrets step only for a password the env does not give."""
     if stage == "env":
         return ()
-    from flash_green_ops.credentials import env_gives_password  # here: only the db stage's needs it
+    if stage == "db":
+        from flash_green_ops.credentials import env_gives_password  # here: only the db stage needs it
 
-    if stage == "db" and not env_gives_password(ctx):
-        return ("env", "secrets")
+        if not env_gives_password(ctx):
+            return ("env", "secrets")
     return ("env",)
 
 

@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import unquote
 
 from flash_green_ops import redact, urls
@@ -39,8 +40,7 @@ OPTIONS = (
 )
 
 
-@dataclass(frozen=True)
-class CheckResult:
+class CheckResult(NamedTuple):  # a NamedTuple: a tenth of a dataclass's cost to create, paid at every start
     check: str
     step: str
     environment: str

@@ -54,6 +54,7 @@ _INTEGER = re.compile(r"[+-]?[0-9]+")
 _KEYWORD = re.compile(r"#[ \t]*([^ \t]*)")  # "#", blanks, the first word (HELP, TYPE or a comment)
 _ESCAPE = re.compile(r"\\(.?)")  # a backslash and what it escapes
 _WORD = re.compile(r"[^ \t]*")
+_NOT_ASCII = re.compile(rb"[\x80-\xff]")
 _NOT_GO_FLOAT = re.compile(r"[pP_ \t]")  # Python's float() takes these (hex, 1_000, blanks), Go's not
 # The HELP or TYPE line nearly every exporter writes: keyword, unquoted name, text (not blank).
 _PLAIN_METADATA = re.compile(r"#[ \t]*(HELP|TYPE)[ \t]+([a-zA-Z_:][a-zA-Z0-9_:]*)[ \t]+([^ \t].*)")
@@ -62,6 +63,10 @@ _PLAIN_METADATA = re.compile(r"#[ \t]*(HELP|TYPE)[ \t]+([a-zA-Z_:][a-zA-Z0-9_:]*
 _PLAIN_SAMPLE = re.compile(r'([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{((?:[a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*",?)*)\})? '
                            r'([^ \t]+)(?: ([^ \t]+))?')
 _PLAIN_PAIR = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="([^"\\]*)"')
+# Either plain shape as a whole line of a piece, its newline included (one search finds the next).
+_PLAIN_LINE = re.compile(r'^(?:([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{((?:[a-zA-Z_][a-zA-Z0-9_]*="[^"\\\n]*",?)*)\})? '
+                         r'([^ \t\n]+)(?: ([^ \t\n]+))?'
+                         r'|#[ \t]*(HELP|TYPE)[ \t]+([a-zA-Z_:][a-zA-Z0-9_:]*)[ \t]+([^ \t\n][^\n]*))\n', re.M)
 
 
 class ExpositionError(Exception):
@@ -72,8 +77,7 @@ class ExpositionError(Exception):
         super().__init__(f"line {line}: {reason}: {quote_line(text)}")
 
 
-@dataclass(frozen=True, slots=True)
-class Sample:
+class Sample(NamedTuple):  # a NamedTuple: a tenth of a dataclass's cost to create, paid at every start
     name: str
     labels: dict[str, str]
     value: float
@@ -408,31 +412,67 @@ class _TextReader:
         self.number, self.line = 0, ""
 
     def parse(self) -> Exposition:
-        """Line by line, in pieces of whole lines decoded at once (never a decoded copy of the
+        """Line by line, in runs of whole lines decoded at once (never a decoded copy of the
         whole body); a line that is not UTF-8 is named in its turn, after the lines before it."""
         binary = not isinstance(self.body, str)
         self.offset = self.number = 0
-        for piece in _pieces(self.body):
-            text, undecodable = _decoded(piece) if binary else (piece, None)
-            same_width = not binary or piece.isascii()  # a character is a byte: offsets add up at once
-            *lines, unended = text.split("\n")  # "\n" alone ends a line, as Prometheus counts them
-            for line in lines:
-                self.number += 1
-                self.line = line
-                self._read(line)
-                self.offset += (len(line) if same_width else len(line.encode())) + 1
+        start = 0  # where the run starts in the body
+        for run in _runs(self.body):
+            same_width = not binary or run.isascii()  # a character is a byte: offsets are positions
+            text, undecodable = ((run.decode("ascii") if binary else run), None) if same_width else _decoded(run)
+            whole = text.rfind("\n") + 1  # "\n" alone ends a line, as Prometheus counts them
+            if same_width:
+                self._read_ascii(text, whole, start)
+            else:
+                self.offset = start
+                self._read_lines(text[:whole], same_width=False)
             if undecodable is not None:
                 self.number += 1
                 self.line = undecodable
                 self._error("not UTF-8")
-            if unended:  # the body's last line, without its newline
+            if whole < len(text):  # the body's last line, without its newline
                 self.number += 1
-                self.line = unended
+                self.line = unended = text[whole:]
+                self.offset = start + len(run) - len(unended.encode())
                 self._read(unended)
                 if unended.strip(" \t"):
                     self._error("unexpected end of input stream (the last line has no newline)")
+            start += len(run)
         # Prometheus drops families without samples; they are not linted either.
         return Exposition(TEXT, [f for f in self.families.values() if len(f)])
+
+    def _read_ascii(self, text: str, end: int, start: int) -> None:
+        """The whole lines of ``text[:end]`` (ASCII, at ``start`` in the body): the lines of the
+        shapes nearly every exporter writes matched by one regular expression over the piece
+        (_PLAIN_LINE), the lines between them read one by one (_read_lines)."""
+        done = 0
+        wanted = self.wanted
+        for match in _PLAIN_LINE.finditer(text, 0, end):
+            if match.start() != done:
+                self.offset = start + done
+                self._read_lines(text[done:match.start()], same_width=True)
+            done = match.end()
+            self.number += 1
+            self.offset = start + match.start()
+            self.line = text[match.start():done - 1]
+            name, pairs, value, timestamp, keyword, subject, rest = match.groups()
+            if name is None:
+                if not (wanted and keyword == "HELP"):  # a partial read needs the types alone
+                    self._help_or_type(keyword, subject, rest)
+            elif not wanted or wanted(self._family_of_sample(name)):
+                self._plain_sample(name, pairs, value, timestamp)
+        if done != end:
+            self.offset = start + done
+            self._read_lines(text[done:end], same_width=True)
+        self.offset = start + end
+
+    def _read_lines(self, text: str, same_width: bool) -> None:
+        """Whole lines (``text`` ends with a newline, or is empty) one at a time, from self.offset."""
+        for line in text.split("\n")[:-1]:
+            self.number += 1
+            self.line = line
+            self._read(line)
+            self.offset += (len(line) if same_width else len(line.encode())) + 1
 
     def labels_at(self, offset: int, careful: bool) -> dict[str, str]:
         """The labels of the sample line starting at ``offset`` (it parsed: no error here).
@@ -693,6 +733,26 @@ def _pieces(body: str | bytes | bytearray) -> Iterator:
         end = size if end < 0 else end + 1
         yield body[start:end]
         start = end
+
+
+def _runs(body: str | bytes | bytearray) -> Iterator:
+    """``body`` in runs of whole lines (the last may lack its newline): in bytes, the pieces of
+    ASCII and, alone, each line that holds other bytes (the text reader matches ASCII runs as a
+    whole, their positions being their offsets)."""
+    for piece in _pieces(body):
+        if isinstance(piece, str) or piece.isascii():
+            yield piece
+            continue
+        done = 0
+        while (other := _NOT_ASCII.search(piece, done)) is not None:
+            first = piece.rfind(b"\n", done, other.start()) + 1
+            end = piece.find(b"\n", other.start()) + 1 or len(piece)
+            if first > done:
+                yield piece[done:first]
+            yield piece[first:end]
+            done = end
+        if done < len(piece):
+            yield piece[done:]
 
 
 def _decoded(piece: bytes | bytearray) -> tuple[str, str | None]:
