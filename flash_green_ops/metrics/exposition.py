@@ -4,9 +4,10 @@
 ``promtool check metrics`` uses; its messages too): HELP and TYPE lines (a keyword, a name,
 the rest verbatim), sample lines (a name, ``{labels}``, a value, a timestamp), families
 grouped by name across the whole text, ``_sum``/``_count``/``_bucket`` joining their summary
-or histogram. Each line is matched first against the shape nearly every exporter writes (one
-regular expression); a line that does not fit is walked character by character as expfmt
-walks it, so an error names the line and says what expfmt says. Two rule sets:
+or histogram. The lines of the shapes nearly every exporter writes are found by one regular
+expression searched over a run of ASCII lines (_PLAIN_LINE); a line that does not fit is
+walked character by character as expfmt walks it, so an error names the line and says what
+expfmt says. Two rule sets:
 
 * ``CURRENT`` (today's Prometheus): UTF-8 metric and label names in quotes
   (``{"my.metric",a="1"} 1``, ``# TYPE "my.metric" counter``); ``gaugehistogram`` (and
