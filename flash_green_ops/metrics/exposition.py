@@ -211,9 +211,8 @@ class Exposition:
     def release(self) -> None:
         """Let the body go: families, types, counts and lines stay; samples can no longer be
         read (their labels were read from the body)."""
-        for family in self.families:
-            if family._store is not None:
-                family._store.release()
+        for store in {family._store for family in self.families} - {None}:  # the families share one
+            store.release()
 
     def family(self, name: str) -> Family | None:
         return next((f for f in self.families if f.name == name), None)
