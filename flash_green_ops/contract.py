@@ -18,7 +18,7 @@ class ContractError(UsageError):
     """The contract file itself is unusable: a bad invocation (exit 2)."""
 
 
-class Variable(NamedTuple):  # a NamedTuple: a tenth of a dataclass's cost to create, paid at every start
+class Variable(NamedTuple):
     name: str
     doc: str
     type: str = "string"

@@ -40,7 +40,7 @@ OPTIONS = (
 )
 
 
-class CheckResult(NamedTuple):  # a NamedTuple: a tenth of a dataclass's cost to create, paid at every start
+class CheckResult(NamedTuple):
     check: str
     step: str
     environment: str

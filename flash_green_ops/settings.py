@@ -131,7 +131,7 @@ def positive_duration(text: str) -> float:
 
 # -- the shared options, by step ----------------------------------------------------------------
 
-class Option(NamedTuple):  # a NamedTuple: a tenth of a dataclass's cost to create, paid at every start
+class Option(NamedTuple):
     flag: str
     help: str
     type: Callable | None = None

@@ -52,7 +52,7 @@ class HttpFailure(Exception):
     """The request got no complete answer (refused, timed out, cut off, too large)."""
 
 
-class Response(NamedTuple):  # a NamedTuple: a tenth of a dataclass's cost to create, paid at every start
+class Response(NamedTuple):
     # No URL kept: it may hold a password, and nothing reads it back (callers have theirs).
     status: int
     reason: str
@@ -198,7 +198,7 @@ def _retried(opener, request, timeout: float, deadline: float):
         return retrying(_answer, opener, request, timeout)
     except OSError as exc:
         retried = retrying.statistics.get("attempt_number", 0)
-        raise HttpFailure(_failure(exc, timeout) + f" (after {retried} retries)") from None
+        raise HttpFailure(_failure(exc, timeout) + f" (after {retried} {'retry' if retried == 1 else 'retries'})") from None
 
 
 def _not_connected(exc: BaseException) -> bool:

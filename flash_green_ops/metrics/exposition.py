@@ -78,7 +78,7 @@ class ExpositionError(Exception):
         super().__init__(f"line {line}: {reason}: {quote_line(text)}")
 
 
-class Sample(NamedTuple):  # a NamedTuple: a tenth of a dataclass's cost to create, paid at every start
+class Sample(NamedTuple):
     name: str
     labels: dict[str, str]
     value: float

@@ -55,7 +55,7 @@ _UNIT_WORDS = {prefix + unit: (prefix + unit, base) for unit, base in UNITS.item
 _ABBREVIATION = re.compile(r"_(%s)(?=_|$)" % "|".join(UNIT_ABBREVIATIONS))
 
 
-class Problem(NamedTuple):  # a NamedTuple: a tenth of a dataclass's cost to create, paid at every start
+class Problem(NamedTuple):
     metric: str
     text: str  # promlint's text, verbatim
     line: int = 0
