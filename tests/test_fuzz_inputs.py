@@ -24,6 +24,7 @@ from flash_green_ops.findings import Finding
 from flash_green_ops.metrics import MetricsProbe, health_url
 from flash_green_ops.urls import display_url
 from flash_green_ops.metrics.exposition import RULESETS
+from tests.test_metrics_lint import reading
 from flash_green_ops.preflight import load_runbook_contract, run_stages
 from flash_green_ops.context import make_context
 from flash_green_ops.secrets import choose_backend
@@ -260,11 +261,18 @@ EXPOSITIONS = st.one_of(
 def test_any_exposition_parses_or_is_refused_at_a_line_and_then_lints(body, fmt, rules):
     from flash_green_ops.metrics import exposition, promlint
 
+    data = body.encode("utf-8", errors="replace")
     try:
-        parsed = exposition.parse(body.encode("utf-8", errors="replace"), fmt, rules)
+        parsed = exposition.parse(data, fmt, rules)
     except exposition.ExpositionError as exc:
         assert exc.line >= 1 and "\n" not in str(exc)
+        with pytest.raises(exposition.ExpositionError) as as_text:  # the text refused at the same line
+            exposition.parse(data.decode("utf-8"), fmt, rules)
+        assert (as_text.value.line, as_text.value.reason) == (exc.line, exc.reason)
         return
+    # Bytes are read in runs of ASCII lines and lines of other bytes alone; text is not: the
+    # same reading all the same.
+    assert reading(parsed) == reading(exposition.parse(data.decode("utf-8"), fmt, rules))
     assert all(isinstance(p.text, str) for p in promlint.lint_families(parsed.families, rules))
 
 

@@ -72,6 +72,28 @@ def test_a_body_that_is_not_utf8_names_the_line():
     assert caught.value.line == 3 and caught.value.reason == "not UTF-8"
 
 
+def reading(exposition) -> list:
+    """Everything a parse read: families, types, help, lines, and every sample whole."""
+    return [(f.name, f.type, f.help, f.line, [tuple(s) for s in f.samples]) for f in exposition.families]
+
+
+def test_bytes_read_as_their_text_across_runs_and_pieces():
+    # A body of bytes is read in runs: ASCII lines together, about 64 KiB at a time, each line
+    # with other bytes alone. Here such lines follow each other (a HELP, samples), on both
+    # sides of a piece's end: the bytes must read exactly as their text, line numbers, labels
+    # (read again from the body at their offsets) and all.
+    body = "".join(
+        f"# HELP m{i}_total Caf\u00e9 {i}.\n# TYPE m{i}_total counter\n"
+        + "".join(f'm{i}_total{{x="{j}",y="\u00e9{j}"}} {j}\n' if j % 3 else f'm{i}_total{{x="{j}"}} {j}\n'
+                  for j in range(30))
+        for i in range(300))
+    assert len(body.encode()) > 3 * 64 * 1024
+    as_text = reading(parse(body))
+    assert reading(parse(body.encode())) == as_text
+    assert reading(parse(bytearray(body.encode()))) == as_text
+    assert as_text[299][4][2] == ("m299_total", {"x": "2", "y": "\u00e92"}, 2.0, 299 * 32 + 5)
+
+
 def test_format_follows_the_content_type():
     assert format_of("application/openmetrics-text; version=1.0.0") == OPENMETRICS
     assert format_of("text/plain; version=0.0.4") == TEXT

@@ -745,7 +745,8 @@ def _runs(body: str | bytes | bytearray) -> Iterator:
             continue
         done = 0
         while (other := _NOT_ASCII.search(piece, done)) is not None:
-            first = piece.rfind(b"\n", done, other.start()) + 1
+            newline = piece.rfind(b"\n", done, other.start())
+            first = newline + 1 if newline >= 0 else done  # where the line with that byte starts
             end = piece.find(b"\n", other.start()) + 1 or len(piece)
             if first > done:
                 yield piece[done:first]
