@@ -189,17 +189,18 @@ def in_process(url: str, repeat: int) -> None:
         f"{k} {statistics.median(v) * 1000:.1f} ms" for k, v in phases.items()))
 
 
-def memory(url: str, size: int) -> None:
+def memory(url: str, size: int) -> int:
     result = subprocess.run([sys.executable, "-c", MEMORY_PROBE, url], capture_output=True, text=True,
                             timeout=600, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
     if result.returncode != 0:
         print(f"memory: the stage did not pass on the large body: {result.stderr[-1500:]}")
-        return
+        return 1
     peaks = dict(line.split() for line in result.stdout.splitlines())
     print(f"memory on {size / 1e6:.2f} MB of exposition, peak allocated above the interpreter with the stage's "
           f"imports (tracemalloc), x the body (target < 2x):")
     for check, peak in peaks.items():
         print(f"  up to {check:<9} {int(peak) / 1e6:6.2f} MB = {int(peak) / size:.2f}x")
+    return 0
 
 
 def main(argv=None) -> int:
@@ -226,8 +227,7 @@ def main(argv=None) -> int:
         compile_bytecode()
         code = whole_processes(url, env_file, promtool, args.runs, clean_interpreter(Path(tmp) / "venv"))
         in_process(url, args.runs)
-        memory(f"{server.url}/big", len(big))
-    return code
+        return memory(f"{server.url}/big", len(big)) or code
 
 
 if __name__ == "__main__":
