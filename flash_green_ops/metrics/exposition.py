@@ -442,9 +442,9 @@ class _TextReader:
         return Exposition(TEXT, [f for f in self.families.values() if len(f)])
 
     def _read_ascii(self, text: str, end: int, start: int) -> None:
-        """The whole lines of ``text[:end]`` (ASCII, at ``start`` in the body): the lines of the
-        shapes nearly every exporter writes matched by one regular expression over the piece
-        (_PLAIN_LINE), the lines between them read one by one (_read_lines)."""
+        """The whole lines of ``text[:end]``, a run at ``start`` in the body whose positions are
+        its offsets: the lines of the shapes nearly every exporter writes found by one regular
+        expression (_PLAIN_LINE), the lines between them read one by one (_read_lines)."""
         done = 0
         wanted = self.wanted
         for match in _PLAIN_LINE.finditer(text, 0, end):
