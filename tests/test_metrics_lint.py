@@ -216,13 +216,17 @@ def test_the_duplicate_detail_is_beside_promlints_text():
 
 # -- the second scrape: only what the stability check reads ----------------------------------------
 
-def test_wanted_reads_only_the_families_asked_for():
+def test_only_reads_the_sample_lines_of_those_names():
     text = ("# HELP c_total C.\n# TYPE c_total counter\nc_total 5\n"
-            "# HELP g G.\n# TYPE g gauge\ng{broken 1\n")  # the gauge's line does not parse
+            "# HELP g G.\n# TYPE g gauge\ng{broken 1\n"  # the gauge's line does not parse
+            "# TYPE h histogram\n# TYPE h bogus\n"  # nor do the TYPE lines, read together
+            'h_bucket{le="1"} 2\nh_bucket{le="+Inf"} 3\nh_count 3\n')
     with pytest.raises(ExpositionError):
         parse(text)
-    families = parse(text, wanted=lambda f: f.type == "counter").families
-    assert [(f.name, [s.value for s in f.samples]) for f in families] == [("c_total", [5.0])]
+    for body in (text, text.encode()):
+        families = parse(body, only={"c_total", "h_bucket"}).families
+        assert [(f.name, [(s.labels, s.value, s.line) for s in f.samples]) for f in families] == [
+            ("c_total", [({}, 5.0, 3)]), ("h_bucket", [({"le": "1"}, 2.0, 9), ({"le": "+Inf"}, 3.0, 10)])]
 
 
 def test_a_released_exposition_keeps_families_and_counts_but_not_samples():

@@ -5,6 +5,7 @@ Exit codes: 0 every check passed (warnings allowed), 1 a check failed, 2 bad inv
 """
 from __future__ import annotations
 
+import gc
 import sys
 
 from flash_green_ops import cli, preflight, report, results_metrics, settings
@@ -57,6 +58,9 @@ STATUS_OUTCOME = {Status.PASS: results_metrics.PASSED, Status.WARN: results_metr
 
 def console() -> None:
     """The ``flash-green-preflight`` console script (and scripts/preflight_check.py)."""
+    # What is imported by now lives as long as the process: the collector need not walk it at
+    # every collection the parsing sets off (gc.freeze; a few % of the metrics stage's CPU).
+    gc.freeze()
     sys.exit(cli.run(main))
 
 

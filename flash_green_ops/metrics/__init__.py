@@ -27,7 +27,7 @@ from flash_green_ops import urls
 from flash_green_ops.context import RunContext
 from flash_green_ops.contract import Contract
 from flash_green_ops.findings import Finding, failed, passed, skipped, timed, warned
-from flash_green_ops.metrics.exposition import (OPENMETRICS, TEXT, Exposition, ExpositionError, Family, Value,
+from flash_green_ops.metrics.exposition import (OPENMETRICS, TEXT, Exposition, ExpositionError, Value,
                                                 format_of, parse, quote_line, series_key)
 from flash_green_ops.metrics.promlint import lint_families
 from flash_green_ops.neterrors import connection_reason
@@ -442,8 +442,8 @@ class MetricsProbe:
             return failed(check, f"the second scrape of {self.shown_url}, {interval:g} s after the first, "
                                  f"failed: {found}; the service may have crashed or be restarting",
                           self.shown_url)
-        # Only what the comparison reads: counters, histograms, summaries, the start time.
-        later = _parse(second, self.settings.metrics_rules, wanted=_compared)
+        # Only what the comparison reads: the first scrape's counter-like samples, the start time.
+        later = _parse(second, self.settings.metrics_rules, only=earlier.names)
         del second  # the body: only the parse (which reads labels from it) keeps it now
         if isinstance(later, ExpositionError):
             return failed(check, f"the second scrape of {self.shown_url} does not parse: line {later.line}: "
@@ -491,7 +491,7 @@ def compare_scrapes(earlier: CounterSnapshot, second: Exposition, interval: floa
                         f"restarted between the scrapes (a crash loop?); check its logs")
     went_back = [f"{series_key(value.name, family.sample(value.row).labels)} went from {before_value!r} to "
                  f"{value.value!r}"
-                 for family, value in _counter_values(second)
+                 for family in second.families for value in family.values()  # the snapshot's keys pick
                  for before_value in [earlier.value_of(value.key)]
                  if before_value is not None and value.value < before_value]
     if went_back:
@@ -510,19 +510,21 @@ class CounterSnapshot:
     where a dict of key strings takes ten times that (a large exposition has tens of
     thousands). Sorted by ``sort`` (MetricsProbe.stable calls it once the first body is let
     go: sorting needs memory of its own) or at the first lookup. Two keys sharing a 64-bit
-    hash would be compared with each other: odds of about 1e-11 at 20,000."""
+    hash would be compared with each other: odds of about 1e-11 at 20,000. ``names``: the
+    sample names of those series and the start time's, all a second scrape needs read."""
 
-    def __init__(self, hashes: array, values: array, start_time: float | None):
-        self.hashes, self.values, self.start_time = hashes, values, start_time
+    def __init__(self, hashes: array, values: array, start_time: float | None, names: frozenset[str]):
+        self.hashes, self.values, self.start_time, self.names = hashes, values, start_time, names
         self._sorted = False
 
     @classmethod
     def of(cls, exposition: Exposition) -> CounterSnapshot:
-        hashes, values = array("q"), array("d")
-        for _, value in _counter_values(exposition):
+        hashes, values, names = array("q"), array("d"), {START_TIME}
+        for value in _counter_values(exposition):
             hashes.append(value.key)
             values.append(value.value)
-        return cls(hashes, values, _start_time(exposition))
+            names.add(value.name)
+        return cls(hashes, values, _start_time(exposition), frozenset(names))
 
     def __len__(self) -> int:
         return len(self.hashes)
@@ -541,7 +543,7 @@ class CounterSnapshot:
         return self.values[i] if i < len(self.hashes) and self.hashes[i] == key else None
 
 
-def _counter_values(exposition: Exposition) -> Iterator[tuple[Family, Value]]:
+def _counter_values(exposition: Exposition) -> Iterator[Value]:
     """Counter-like series: counters, histogram buckets and counts, summary counts (no labels read)."""
     for family in exposition.families:
         if family.type not in ("counter", "histogram", "summary"):
@@ -552,7 +554,7 @@ def _counter_values(exposition: Exposition) -> Iterator[tuple[Family, Value]]:
             if (family.type == "counter"
                     or (family.type == "histogram" and value.name.endswith(("_bucket", "_count")))
                     or (family.type == "summary" and value.name.endswith("_count"))):
-                yield family, value
+                yield value
 
 
 def _start_time(exposition: Exposition) -> float | None:
@@ -560,14 +562,9 @@ def _start_time(exposition: Exposition) -> float | None:
     return next((v.value for v in family.values()), None) if family else None
 
 
-def _compared(family: Family) -> bool:
-    """The families compare_scrapes reads."""
-    return family.type in ("counter", "histogram", "summary") or family.name == START_TIME
-
-
-def _parse(response: Response, rules: str, wanted=None) -> Exposition | ExpositionError:
+def _parse(response: Response, rules: str, only=None) -> Exposition | ExpositionError:
     try:
-        return parse(response.body, format_of(response.content_type), rules, wanted)
+        return parse(response.body, format_of(response.content_type), rules, only)
     except ExpositionError as exc:
         return exc
 

@@ -23,9 +23,9 @@ A value beyond the float range (``1e309``, an integer of 310 digits) is a parse 
 **OpenMetrics** goes through prometheus_client's parser (strict on its own), fed through a
 reader that counts lines: when it raises, the line it was reading is the offending one.
 
-``parse(..., wanted=...)`` reads only the samples of the families a caller needs (the
-stability check's counters): other sample lines are skipped after their name, and HELP lines
-(``# HELP `` as exporters write it) are not read.
+``parse(..., only=NAMES)`` reads the sample lines of these names alone (the stability check's
+second scrape: the counters the first one had), each name a family of its own: no HELP or TYPE
+line is read, and no line of another name is looked into past its name.
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ import io
 import math
 import re
 from array import array
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -228,10 +228,9 @@ def quote_line(line: str, limit: int = 200) -> str:
     return repr(line if len(line) <= limit else line[:limit] + "...")
 
 
-def parse(body: str | bytes, fmt: str = TEXT, rules: str = CURRENT,
-          wanted: Callable[[Family], bool] | None = None) -> Exposition:
-    """Parse ``body``; raise ExpositionError naming the first offending line. ``wanted``: read
-    the samples of these families only (the others' sample lines are skipped unchecked)."""
+def parse(body: str | bytes, fmt: str = TEXT, rules: str = CURRENT, only: Collection[str] | None = None) -> Exposition:
+    """Parse ``body``; raise ExpositionError naming the first offending line. ``only``: read
+    the samples of these names alone (see the module's docstring)."""
     if rules not in RULESETS:
         raise ValueError(f"unknown rule set {rules!r}: use one of {', '.join(RULESETS)}")
     if fmt == OPENMETRICS:
@@ -243,10 +242,10 @@ def parse(body: str | bytes, fmt: str = TEXT, rules: str = CURRENT,
                 line = bytes(body).split(b"\n")[number - 1].decode("utf-8", "replace")
                 raise ExpositionError(number, line, "not UTF-8") from None
         exposition = _parse_openmetrics(body)
-        if wanted:
-            exposition.families = [f for f in exposition.families if wanted(f)]
+        if only is not None:
+            exposition.families = [f for f in exposition.families if any(s.name in only for s in f.iter_samples())]
         return exposition
-    return _TextReader(body, rules, wanted).parse()
+    return _TextReader(body, rules, only).parse()
 
 
 def go_float(text: str) -> float | None:
@@ -402,8 +401,8 @@ def _released(*_) -> dict[str, str]:
 class _TextReader:
     """The text format as Prometheus reads it, one line at a time (see the module docstring)."""
 
-    def __init__(self, body: str | bytes, rules: str, wanted: Callable[[Family], bool] | None):
-        self.body, self.wanted = body, wanted
+    def __init__(self, body: str | bytes, rules: str, only: Collection[str] | None):
+        self.body, self.only = body, only
         self.current = rules == CURRENT
         self.types = CURRENT_TYPES if self.current else LEGACY_TYPES
         self.families: dict[str, Family] = {}
@@ -421,7 +420,10 @@ class _TextReader:
             same_width = not binary or run.isascii()  # a character is a byte: offsets are positions
             text, undecodable = ((run.decode("ascii") if binary else run), None) if same_width else _decoded(run)
             whole = text.rfind("\n") + 1  # "\n" alone ends a line, as Prometheus counts them
-            if same_width:
+            if self.only is not None:
+                self.offset = start
+                self._read_named(text[:whole], same_width)
+            elif same_width:
                 self._read_ascii(text, whole, start)
             else:
                 self.offset = start
@@ -446,7 +448,6 @@ class _TextReader:
         its offsets: the lines of the shapes nearly every exporter writes found by one regular
         expression (_PLAIN_LINE), the lines between them read one by one (_read_lines)."""
         done = 0
-        wanted = self.wanted
         for match in _PLAIN_LINE.finditer(text, 0, end):
             if match.start() != done:
                 self.offset = start + done
@@ -457,14 +458,24 @@ class _TextReader:
             self.line = text[match.start():done - 1]
             name, pairs, value, timestamp, keyword, subject, rest = match.groups()
             if name is None:
-                if not (wanted and keyword == "HELP"):  # a partial read needs the types alone
-                    self._help_or_type(keyword, subject, rest)
-            elif not wanted or wanted(self._family_of_sample(name)):
+                self._help_or_type(keyword, subject, rest)
+            else:
                 self._plain_sample(name, pairs, value, timestamp)
         if done != end:
             self.offset = start + done
             self._read_lines(text[done:end], same_width=True)
         self.offset = start + end
+
+    def _read_named(self, text: str, same_width: bool) -> None:
+        """Whole lines, from self.offset: only those starting with a sample name in self.only
+        are read (a quoted name, or blanks before the name, are not looked for)."""
+        for line in text.split("\n")[:-1]:
+            self.number += 1
+            name = _METRIC_NAME.match(line)
+            if name and name.group(0) in self.only:
+                self.line = line
+                self._read(line)
+            self.offset += (len(line) if same_width else len(line.encode())) + 1
 
     def _read_lines(self, text: str, same_width: bool) -> None:
         """Whole lines (``text`` ends with a newline, or is empty) one at a time, from self.offset."""
@@ -493,13 +504,8 @@ class _TextReader:
         if not text:
             return
         if text[0] == "#":
-            if not (self.wanted and text.startswith("# HELP ")):  # a partial read needs the types alone
-                self._metadata(text)
+            self._metadata(text)
             return
-        if self.wanted:  # a family not wanted: its line is skipped after its name, before any match of the rest
-            name = _METRIC_NAME.match(text)
-            if name and not self.wanted(self._family_of_sample(name.group(0))):
-                return
         plain = _PLAIN_SAMPLE.fullmatch(text)
         if plain:
             self._plain_sample(*plain.groups())
@@ -572,7 +578,7 @@ class _TextReader:
     # -- samples -------------------------------------------------------------------------------
     def _plain_sample(self, name: str, pairs: str | None, value: str, timestamp: str | None) -> None:
         """The common shape, matched whole by _PLAIN_SAMPLE: only the checks it leaves."""
-        family = self._family_of_sample(name)  # wanted: _read skipped the others by name
+        family = self._family_of_sample(name)
         labels = {}
         if pairs:
             found = _PLAIN_PAIR.findall(pairs)
@@ -594,13 +600,11 @@ class _TextReader:
 
     def _sample(self, text: str) -> None:
         """A sample line walked as expfmt walks it (see _parts)."""
-        parts = self._parts(text, self.wanted)
-        if parts:
-            self._add(*parts)
+        self._add(*self._parts(text))
 
-    def _parts(self, text: str, wanted=None):
+    def _parts(self, text: str):
         """name, ``{labels}`` or not, value, timestamp, as expfmt reads them: (family, name,
-        labels, value, timestamp, the rest after it); None when ``wanted`` skips the family."""
+        labels, value, timestamp, the rest after it)."""
         n = len(text)
         labels: dict[str, str] = {}
         if text[0] == "{":  # {"my.metric",a="1"}: the name is among the labels
@@ -608,15 +612,11 @@ class _TextReader:
                 self._error("invalid metric name")
             name, labels, i = self._labels(text, 1, "", braces=True)
             family = self._family_of_sample(name)
-            if wanted and not wanted(family):
-                return None
         else:
             name, i = self._name(text, 0, _METRIC_NAME)
             if not name:
                 self._error("invalid metric name")
             family = self._family_of_sample(name)
-            if wanted and not wanted(family):
-                return None
             i = _skip_blanks(text, i)
             if i < n and text[i] == "{":
                 name, labels, i = self._labels(text, i + 1, name, braces=False)
