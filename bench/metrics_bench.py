@@ -9,8 +9,8 @@
    ours is ``preflight --stage metrics`` (two scrapes, parse, lint, required, stable;
    --metrics-interval 0.01 s, no SERVICE_URL so health is skipped), the baseline
    ``curl -s URL | promtool check metrics`` (one scrape, parse, lint). Printed: the median CPU
-   (user + sys, from the children's rusage) and wall time of each, and the ratios.
-   Ours runs twice: as installed in a clean environment (a virtual environment of this
+   (user + sys, from the children's rusage) and wall time of each, and the ratios; and the least
+   CPU of each (this machine's load only adds to it), with its ratio. Ours runs twice: as installed in a clean environment (a virtual environment of this
    interpreter whose only .pth file puts the checkout and this interpreter's site-packages on
    sys.path: the suite and the same libraries, as in the container image), which is the figure
    the target is judged on; and with this interpreter as it is, whose startup runs every .pth
@@ -169,6 +169,9 @@ def whole_processes(url: str, env_file: Path, promtool: str, runs: int, clean_py
                        ("here", "the same, this interpreter's .pth hooks")):
         print(f"  {what:<47} CPU {cpu[name] * 1000:7.1f} ms   wall {wall[name] * 1000:7.1f} ms   "
               f"ratio CPU {cpu[name] / cpu['promtool']:.2f}x  wall {wall[name] / wall['promtool']:.2f}x")
+    best = {name: min(run[0] for run in runs_) for name, runs_ in figures.items()}  # least CPU: noise only adds
+    print(f"  least CPU of the {runs} runs: installed clean {best['clean'] * 1000:.1f} ms, promtool "
+          f"{best['promtool'] * 1000:.1f} ms, ratio {best['clean'] / best['promtool']:.2f}x")
     print(f"  target: installed clean, CPU ratio <= 1.5x: {cpu['clean'] / cpu['promtool']:.2f}x")
     return 0
 
