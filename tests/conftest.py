@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -113,6 +114,44 @@ def silent_listener(host: str = "127.0.0.1", port: int = 0):
         yield listener.port
     finally:
         listener.close()
+
+
+class HandAnswer:
+    """One loopback connection answered by hand, in a thread, for answers no HTTP server sends:
+    the request is read, ``head`` sent, then ``chunk`` up to ``times`` times ``pause`` s apart,
+    until the client hangs up. ``port`` while open; ``done`` once closed: whether the thread
+    ended within ``wait`` s of the block's end (the client let the connection go)."""
+
+    def __init__(self, head: bytes, chunk: bytes = b"", times: int = 0, pause: float = 0.0, wait: float = 5.0):
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._wait = wait
+        self._thread = threading.Thread(target=self._answer, args=(head, chunk, times, pause), daemon=True)
+        self.done = False
+
+    def _answer(self, head: bytes, chunk: bytes, times: int, pause: float) -> None:
+        try:
+            connection, _ = self._listener.accept()
+        except OSError:  # closed before a client came
+            return
+        with connection:
+            connection.recv(4096)
+            connection.sendall(head)
+            for _ in range(times):
+                try:
+                    connection.sendall(chunk)
+                except OSError:  # the client hung up
+                    return
+                time.sleep(pause)
+
+    def __enter__(self) -> HandAnswer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._thread.join(self._wait)
+        self.done = not self._thread.is_alive()
+        self._listener.close()
 
 
 def closed_port() -> int:

@@ -2,8 +2,6 @@
 with a contract deployed, HTTPS APIs with certificates the tests make, a WebSocket feed."""
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +14,7 @@ from fixtures.ports import PortReservation
 from fixtures.services import ServiceUnavailable, random_secret, write_env_file
 from flash_green_ops import adapters, redact
 from flash_green_ops.findings import Status
-from tests.conftest import (assert_no_secrets, closed_port, port_is_free, run_ops_tests, run_script,
+from tests.conftest import (HandAnswer, assert_no_secrets, closed_port, port_is_free, run_ops_tests, run_script,
                             silent_listener, skip_unless_ci)
 from tests.killed_run import assert_a_killed_run_takes_it_along
 from tests.pg_fixtures import BASE_ENV, by_check, context, process_alive
@@ -195,23 +193,9 @@ def test_feed_that_is_not_a_websocket_or_not_there_fails(certs, write_env):
 def endless_stream():
     """A loopback HTTP server that answers 200 and then streams chunks until the client hangs up
     (as an event-stream feed does); bounded: it stops after 30 s whatever happens."""
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-        def stream():
-            connection, _ = listener.accept()
-            with connection:
-                connection.recv(4096)
-                connection.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
-                                   b"Content-Type: text/event-stream\r\n\r\n")
-                for _ in range(300):
-                    try:
-                        connection.sendall(b"6\r\ndata:\n\r\n")
-                    except OSError:  # the client hung up
-                        return
-                    time.sleep(0.1)
-        thread = threading.Thread(target=stream, daemon=True)
-        thread.start()
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}/stream"
-    thread.join(35)
+    head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: text/event-stream\r\n\r\n"
+    with HandAnswer(head, b"6\r\ndata:\n\r\n", times=300, pause=0.1, wait=35) as stream:
+        yield f"http://127.0.0.1:{stream.port}/stream"
 
 
 def test_a_feed_that_streams_answers_within_the_timeout(write_env):

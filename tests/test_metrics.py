@@ -4,8 +4,6 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-import socket
-import threading
 import time
 from urllib.parse import quote
 
@@ -20,7 +18,7 @@ from flash_green_ops.envfile import parse_env_text
 from flash_green_ops.findings import Status
 from flash_green_ops.metrics.promlint import RULESETS
 from flash_green_ops.settings import Settings
-from tests.conftest import assert_no_secrets, run_script
+from tests.conftest import HandAnswer, assert_no_secrets, run_script
 from tests.metrics_http import OPENMETRICS_TYPE, TEXT_TYPE, ScriptedServer, SilentListener, exposition
 
 BASE_ENV = {
@@ -349,16 +347,8 @@ def test_a_redirect_loop_fails_after_the_redirects_prometheus_allows(server):
     b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nConnection: close\r\n\r\n" + gzip.compress(b"a 1\n" * 100)[:20],
 ], ids=["content-length", "chunked", "gzip"])
 def test_a_body_cut_short_is_a_failed_scrape_not_a_short_exposition(answer):
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-        def answer_and_hang_up():
-            connection, _ = listener.accept()
-            with connection:
-                connection.recv(4096)
-                connection.sendall(answer)
-        thread = threading.Thread(target=answer_and_hang_up, daemon=True)
-        thread.start()
-        finding = metrics.MetricsProbe(context({"METRICS_URL": f"http://127.0.0.1:{listener.getsockname()[1]}/m"})).scrape()
-        thread.join(5)
+    with HandAnswer(answer) as hand:
+        finding = metrics.MetricsProbe(context({"METRICS_URL": f"http://127.0.0.1:{hand.port}/m"})).scrape()
     assert finding.status is Status.FAIL
     assert "failed: the connection broke off before the whole body arrived (IncompleteRead)" in finding.message
 
@@ -366,29 +356,16 @@ def test_a_body_cut_short_is_a_failed_scrape_not_a_short_exposition(answer):
 def test_a_body_trickled_in_fails_within_the_timeout():
     """Each read arrives within the read timeout, the whole body never does: the scrape ends at
     --http-timeout all the same (bounded: the server stops after 10 s)."""
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-        def trickle():
-            connection, _ = listener.accept()
-            with connection:
-                connection.recv(4096)
-                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\nContent-Type: text/plain\r\n\r\n")
-                for _ in range(50):
-                    try:
-                        connection.sendall(b"# a comment\n")
-                    except OSError:  # the client gave up
-                        return
-                    time.sleep(0.2)
-        thread = threading.Thread(target=trickle, daemon=True)
-        thread.start()
-        url = f"http://127.0.0.1:{listener.getsockname()[1]}/metrics"
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\nContent-Type: text/plain\r\n\r\n"
+    with HandAnswer(head, b"# a comment\n", times=50, pause=0.2, wait=5) as trickle:
+        url = f"http://127.0.0.1:{trickle.port}/metrics"
         started = time.monotonic()
         finding = metrics.MetricsProbe(context({"METRICS_URL": url})).scrape()
         elapsed = time.monotonic() - started
-        thread.join(5)
     assert finding.status is Status.FAIL
     assert f"GET {url} failed: the answer did not finish within 1 s" in finding.message, finding.message
     assert elapsed < TIMEOUT + 1
-    assert not thread.is_alive(), "the scrape left its connection open: the server still sends"
+    assert trickle.done, "the scrape left its connection open: the server still sends"
 
 
 def test_a_gzip_body_sent_in_chunks_is_decoded(server):
