@@ -4,7 +4,8 @@ Plain data and parsing, no network."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+
+from flash_green_ops import urls
 
 # The contract's true values (flash_green_ops/contract.toml, rule adapter-flags); anything else,
 # empty or absent, is false.
@@ -62,7 +63,7 @@ class HostPort:
 def host_port(url: str) -> HostPort:
     """Scheme, host and port of an http(s) or ws(s) URL (default ports filled in); ValueError
     naming what is wrong, never quoting the URL (it may hold a password)."""
-    parts = urlsplit(url)
+    parts = urls.split(url)  # urllib's own ValueError would quote what stands in [ ]: a password, maybe
     scheme = parts.scheme.lower()
     defaults = {**TLS_SCHEMES, **PLAIN_SCHEMES}
     if scheme not in defaults:

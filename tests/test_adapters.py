@@ -12,7 +12,7 @@ from fixtures.certs import CertificateAuthority, FeedServer, TlsHttpServer
 from fixtures.ganache import CHAIN_ID, CONTRACT_ADDRESS, GanacheNode
 from fixtures.ports import PortReservation
 from fixtures.services import ServiceUnavailable, random_secret, write_env_file
-from flash_green_ops import adapters, redact
+from flash_green_ops import adapters, redact, tls
 from flash_green_ops.findings import Status
 from tests.conftest import (HandAnswer, assert_no_secrets, closed_port, port_is_free, run_ops_tests, run_script,
                             silent_listener, skip_unless_ci)
@@ -187,6 +187,17 @@ def test_feed_that_is_not_a_websocket_or_not_there_fails(certs, write_env):
     with TlsHttpServer(None) as plain:
         finding, url = finding_of(write_env(USE_LIVE_FEED="true", LIVE_FEED_URL=plain.url), "adapters.live_feed"), plain.url
     assert finding.status is Status.PASS and f"{url} answered HTTP 200" in finding.message
+
+
+def test_a_url_password_in_brackets_is_never_shown(write_env):
+    # urllib's error on '[...]' in a URL's host part quotes what stands inside: here a password.
+    secret = random_secret("bracketed")
+    path = write_env(USE_ICE_LIVE="true", ICE_API_URL=f"https://ops:pa[{secret}]@ice.example/api",
+                     SERVICE_URL=f"https://ops:[{secret}]@service.example/")
+    findings = by_check(adapters.run(context(path)) + tls.run(context(path)))
+    assert_no_secrets([secret], *(f.message for f in findings.values()))
+    for check in ("adapters.ice", "tls.ice", "tls.service"):
+        assert findings[check].status is Status.FAIL and "'[' or ']'" in findings[check].message, check
 
 
 @contextmanager
