@@ -152,6 +152,7 @@ def test_an_unencoded_reserved_character_in_the_database_password_says_percent_e
                                           f"postgresql://app:{password}@127.0.0.1:{closed_port()}/flash"))
     fix = f"has a password holding an unencoded '{char}': percent-encode it (/ as %2F, ? as %3F, # as %23, @ as %40)"
     result = preflight("--env-file", env, "--stage", "env")
+    assert_no_secrets([password, "pw-8d7", "e6f"], result.stdout, result.stderr)
     assert result.returncode == 1
     assert f"FAIL env.value-formats DATABASE_URL {fix} ({env} line 4)" in result.stdout, result.stdout
     assert "not an integer" not in result.stdout

@@ -4,6 +4,7 @@ the preflight's and pytest's results as the four families, in a file the suite's
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -17,7 +18,8 @@ from flash_green_ops.metrics.exposition import parse
 from flash_green_ops.metrics.promlint import lint_text
 from flash_green_ops.results_metrics import FAILED, PASSED, SKIPPED, CheckResult, build_registry
 from fixtures.pushgateway import Pushgateway
-from tests.conftest import (assert_no_secrets, closed_port, port_is_free, run_ops_tests, run_script,
+from fixtures.results_plugin import steps
+from tests.conftest import (REPO, assert_no_secrets, closed_port, port_is_free, run_ops_tests, run_script,
                             skip_unless_ci)
 from tests.pg_fixtures import process_alive
 from tests.pushgateway_fixtures import gateway_metrics
@@ -45,7 +47,7 @@ def promtool_check(path: Path) -> subprocess.CompletedProcess:
     binary = shutil.which("promtool")
     if binary is None:
         skip_unless_ci("promtool is not installed (Debian package prometheus)")
-    return subprocess.run([binary, "check", "metrics"], stdin=path.open("rb"), capture_output=True,
+    return subprocess.run([binary, "check", "metrics"], input=path.read_text(), capture_output=True,
                           text=True, timeout=60)
 
 
@@ -67,6 +69,13 @@ def env_file(tmp_path: Path, text: str = STAGING) -> Path:
 
 
 # -- the families -------------------------------------------------------------------------------
+
+def test_every_runbook_module_s_first_mark_is_a_step_its_items_are_labelled_by(pytestconfig):
+    # The tls, adapters, reconcile and rollback items once went out with step="".
+    first_marks = {re.search(r"pytestmark = \[?pytest\.mark\.(\w+)", path.read_text()).group(1)
+                   for path in (REPO / "ops_tests").glob("test_*.py")}
+    assert len(first_marks) == 10 and first_marks <= steps(pytestconfig), first_marks - steps(pytestconfig)
+
 
 def test_skips_are_left_out_failures_are_0_and_a_check_seen_twice_is_one_series():
     from prometheus_client import generate_latest
@@ -122,13 +131,12 @@ def test_preflight_writes_a_file_that_lints_clean_with_failures_as_0_and_skips_a
 def test_the_file_is_replaced_whole_by_a_rename_never_rewritten_in_place(tmp_path):
     out = tmp_path / "ops.prom"
     out.write_text("# an earlier run's file\n")
-    held = out.open()  # the textfile collector reading the earlier file meanwhile
-    before = os.stat(out).st_ino
-    result = run_script("preflight_check.py", "--stage", "env", "--env-file", env_file(tmp_path),
-                        "--metrics-out", out, "--metrics-suite", "nightly")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert held.read() == "# an earlier run's file\n"  # the old inode, untouched
-    held.close()
+    with out.open() as held:  # the textfile collector reading the earlier file meanwhile
+        before = os.stat(out).st_ino
+        result = run_script("preflight_check.py", "--stage", "env", "--env-file", env_file(tmp_path),
+                            "--metrics-out", out, "--metrics-suite", "nightly")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert held.read() == "# an earlier run's file\n"  # the old inode, untouched
     assert os.stat(out).st_ino != before
     assert series(assert_clean(out), "flash_green_ops_run_success", suite="nightly") == [1]
 
