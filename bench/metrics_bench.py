@@ -150,13 +150,14 @@ def whole_processes(url: str, env_file: Path, promtool: str, runs: int, clean_py
     arguments = ["scripts/preflight_check.py", "--stage", "metrics", "--env-file", str(env_file),
                  "--metrics-interval", "0.01", "--http-timeout", "10"]
     commands = {"clean": [clean_python, *arguments], "here": [sys.executable, *arguments],
-                "promtool": ["sh", "-c", f"curl -s {url} | {promtool} check metrics"]}
+                "promtool": ["sh", "-c", f"curl -s --max-time 60 {url} | {promtool} check metrics"]}
     figures: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
     for _ in range(runs):  # interleaved, so load on the machine falls on all alike
         for name, command in commands.items():
             cpu, wall, result = run_child(command)
-            if name != "promtool" and result.returncode != 0:
-                print(f"the metrics stage did not pass (exit {result.returncode}): no figures\n"
+            # promtool exits 3 on lint problems alone (the sample has some), 1 when it read nothing.
+            if result.returncode not in ((0, 3) if name == "promtool" else (0,)):
+                print(f"{name}: exit {result.returncode}, no figures\n"
                       f"{result.stdout.decode()[-2000:]}{result.stderr.decode()[-2000:]}")
                 return 1
             figures[name].append((cpu, wall))

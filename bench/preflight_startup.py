@@ -74,8 +74,9 @@ def full_preflight(runs: int, tmp: Path) -> None:
     with LocalCluster() as cluster:
         bao = BaoServer(PortReservation(), tmp)
         bao.start()
+        client = bao.client()
         try:
-            vault = healthy_vault(bao.client(), bao, bundle(DB_PASSWORD=cluster.password))
+            vault = healthy_vault(client, bao, bundle(DB_PASSWORD=cluster.password))
             env_file = tmp / ".env.full"
             env_file.write_text(filled_template(
                 DATABASE_URL=f"postgresql://{cluster.superuser}@{cluster.host}:{cluster.port}/postgres?sslmode=prefer",
@@ -83,6 +84,7 @@ def full_preflight(runs: int, tmp: Path) -> None:
             command = [sys.executable, "scripts/preflight_check.py", "--env-file", str(env_file)]
             times = [run_seconds(command) for _ in range(runs)]
         finally:
+            client.adapter.close()
             bao.stop()
     print(f"preflight (env, secrets, db) on a local PostgreSQL and OpenBao: median {statistics.median(times):.3f} s, "
           f"best {min(times):.3f} s of {runs} (target <= 1.0 s)")

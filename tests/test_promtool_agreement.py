@@ -79,6 +79,8 @@ BROKEN = {
     "spurious_after_timestamp": h("a") + "a 1 2 3\n",
     "blank_after_value": h("a") + "a 1 \n",
     "crlf_line_ends": "# HELP a A.\r\n# TYPE a gauge\r\na 1\r\n",
+    "cr_after_a_value": h("a", "gauge") + "a 1\r\n",  # float("1\r") is 1.0 in Python, an error in Go
+    "vertical_tab_after_a_value": h("a", "gauge") + "a 1\x0b\n",
     "blank_inside_name": h("a") + 'a\tb{x="1"} 1\n',
     "glued_name": h("a") + 'a=b{x="1"} 1\n',
     "colon_in_label_name": h("a") + 'a{:x="1"} 1\n',

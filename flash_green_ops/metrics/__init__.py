@@ -194,8 +194,8 @@ def _retried(opener, request, timeout: float, deadline: float):
     retrying = Retrying(retry=retry_if_exception(_not_connected), reraise=True,
                         stop=stop_after_attempt(CONNECT_RETRIES) | stop_before_delay(deadline - time.monotonic()),
                         wait=wait_exponential(multiplier=0.1, max=1))
-    try:
-        return retrying(_answer, opener, request, timeout)
+    try:  # each try within what is left of the deadline
+        return retrying(lambda: _answer(opener, request, max(deadline - time.monotonic(), 0.001)))
     except OSError as exc:
         retried = retrying.statistics.get("attempt_number", 0)
         raise HttpFailure(_failure(exc, timeout) + f" (after {retried} {'retry' if retried == 1 else 'retries'})") from None

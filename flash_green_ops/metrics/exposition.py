@@ -56,7 +56,7 @@ _KEYWORD = re.compile(r"#[ \t]*([^ \t]*)")  # "#", blanks, the first word (HELP,
 _ESCAPE = re.compile(r"\\(.?)")  # a backslash and what it escapes
 _WORD = re.compile(r"[^ \t]*")
 _NOT_ASCII = re.compile(rb"[\x80-\xff]")
-_NOT_GO_FLOAT = re.compile(r"[pP_ \t]")  # Python's float() takes these (hex, 1_000, blanks), Go's not
+_NOT_GO_FLOAT = re.compile(r"[pP_\s]")  # Python's float() takes these (hex, 1_000, blanks, \r), Go's not
 # The HELP or TYPE line nearly every exporter writes: keyword, unquoted name, text (not blank).
 _PLAIN_METADATA = re.compile(r"#[ \t]*(HELP|TYPE)[ \t]+([a-zA-Z_:][a-zA-Z0-9_:]*)[ \t]+([^ \t].*)")
 # The sample line nearly every exporter writes: name{a="1",b="2"} value [timestamp], label
