@@ -49,12 +49,17 @@ def rehearse(source: PgEndpoint, server: PgEndpoint, config_path: str | Path, in
     of the check it interrupted, not a traceback."""
     import psycopg
 
+    try:
+        revision = rollback.database_revision(source)
+    except (psycopg.Error, OpsError) as exc:  # the source's fault, not the script directory's
+        return [failed("rollback.at_head", redact.mask(f"cannot read the Alembic revision of {source.label}: "
+                                                       f"{' '.join(str(exc).split())}"))]
     findings: list[Finding] = []
     scratch = None
     try:
         # Static checks first, on the source (read-only): a broken script directory or a
         # database not at head is known before an hour of backup.
-        static, plan = rollback.static_checks(config_path, rollback.database_revision(source))
+        static, plan = rollback.static_checks(config_path, revision)
         findings += static
         if plan is None:
             return findings
@@ -67,14 +72,22 @@ def rehearse(source: PgEndpoint, server: PgEndpoint, config_path: str | Path, in
         _rehearse(findings, plan, source, scratch, copy, same, Path(config_path), invariants, invariant_timeout,
                   downgrade_timeout)
     except (psycopg.Error, OpsError) as exc:
-        done = {f.check for f in findings}
-        check = next((c for c in rollback.CHECKS if c not in done), rollback.CHECKS[-1])
-        findings.append(failed(check, redact.mask(f"the rehearsal stopped on {server.label}: "
-                                                  f"{' '.join(str(exc).split())}")))
+        _stopped(findings, f"the rehearsal stopped on {server.label}: {' '.join(str(exc).split())}")
     finally:
         if scratch is not None:
-            scratch.drop()
+            try:
+                scratch.drop()
+            except (psycopg.Error, OpsError) as exc:  # the server went away: what was found stands
+                _stopped(findings, f"scratch database {scratch.name} is left on {server.label} (the next "
+                                   f"rehearsal drops it): {' '.join(str(exc).split())}")
     return findings
+
+
+def _stopped(findings: list[Finding], message: str) -> None:
+    """A failure of the first check not done yet (of the last one when every one was)."""
+    done = {f.check for f in findings}
+    check = next((c for c in rollback.CHECKS if c not in done), rollback.CHECKS[-1])
+    findings.append(failed(check, redact.mask(message)))
 
 
 def _rehearse(findings, plan, source, scratch, copy, same, config_path, invariants, invariant_timeout,

@@ -17,7 +17,7 @@ from flash_green_ops.findings import Status
 from flash_green_ops.pg import PgEndpoint
 from flash_green_ops.scratchdb import drop_database, list_scratch
 from tests.backup_fixtures import restore_url_and_env
-from tests.conftest import SCRIPTS, assert_no_secrets, run_script
+from tests.conftest import SCRIPTS, assert_no_secrets, closed_port, run_script
 from tests.pg_fixtures import by_check
 
 VERSIONS = "versions"
@@ -241,6 +241,14 @@ def test_sigterm_mid_downgrade_drops_the_scratch_database(flashgreen, pg_cluster
             proc.wait()
     assert proc.returncode == 143 and "interrupted by SIGTERM" in stderr, stderr
     # the server fixture asserts no scratch database is left
+
+
+def test_an_unreachable_source_fails_at_head_naming_it_not_the_script_directory(flashgreen, server):
+    gone = flashgreen.endpoint.with_params(port=str(closed_port()), connect_timeout="2")
+    findings = rehearsal.rehearse(gone, server, migrations.PACKAGED_CONFIG, reconcile.load())
+    assert [f.check for f in findings] == ["rollback.at_head"] and findings[0].status is Status.FAIL
+    assert findings[0].message.startswith(f"cannot read the Alembic revision of {gone.label}: "), findings[0].message
+    assert list_scratch(server) == []
 
 
 def test_no_scratch_database_is_left_by_a_failing_run(flashgreen, server, project):
