@@ -5,6 +5,7 @@ password. Needs a Docker engine and the images (CI builds them): without, skippe
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import subprocess
 from types import SimpleNamespace
@@ -44,13 +45,22 @@ def postgres_env(engine):
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def docker_run(args: list[str], timeout: float, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``docker run --rm ARGS`` under a name of its own, removed by force on every way out: a
+    timeout kills the docker client, not the container."""
+    name = f"flashgreen-suite-test-{secrets.token_hex(4)}"
+    try:
+        return subprocess.run(["docker", "run", "--rm", "--name", name, *args], env=env, capture_output=True,
+                              text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    finally:
+        subprocess.run(["docker", "rm", "--force", name], capture_output=True, timeout=60)
+
+
 def run_image(values: dict[str, str]) -> subprocess.CompletedProcess:
     # -e NAME takes the value from the docker client's environment: no secret on a command line.
     # The host's network: the container target's port is on the host's loopback either way.
     names = [arg for name in values for arg in ("-e", name)]
-    return subprocess.run(["docker", "run", "--rm", "--network", "host", *names, SUITE_IMAGE],
-                          env={**os.environ, **values}, capture_output=True, text=True, timeout=180,
-                          stdin=subprocess.DEVNULL)
+    return docker_run(["--network", "host", *names, SUITE_IMAGE], 180, env={**os.environ, **values})
 
 
 def test_the_images_preflight_passes_against_the_container_targets_postgres(postgres_env):
@@ -93,10 +103,9 @@ def test_the_nightly_cronjobs_command_runs_in_the_image_as_its_pod_would(postgre
     env_file = write_env_file(env_dir / "env", postgres_env, "the nightly pod's env file")
     env_file.chmod(0o644)
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
-    result = subprocess.run(
-        ["docker", "run", "--rm", "--network", "host", "-v", f"{env_dir}:{mounts['env-file']}:ro",
-         "-v", f"{results}:{mounts['results']}", "--entrypoint", argv[0], SUITE_IMAGE, *argv[1:]],
-        capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    result = docker_run(["--network", "host", "-v", f"{env_dir}:{mounts['env-file']}:ro",
+                         "-v", f"{results}:{mounts['results']}", "--entrypoint", argv[0], SUITE_IMAGE, *argv[1:]],
+                        300)
     # No Flash Green service runs here: its metrics checks fail; the database's pass.
     assert result.returncode == 1, result.stdout + result.stderr
     assert "FAILED ops_tests/test_metrics.py::test_metrics[metrics.scrape]" in result.stdout
