@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import itertools
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -48,6 +48,19 @@ def load_chinook(superuser, owner: str) -> None:
 
 def admin_endpoint(cluster, dbname: str = "postgres") -> PgEndpoint:
     return PgEndpoint.from_conninfo(cluster.dsn(dbname), connect_timeout=10)
+
+
+@contextmanager
+def table_locked(pg_cluster, database, table: str = "track"):
+    """Another session holds ACCESS EXCLUSIVE on ``table`` of ``database`` (an ALTER TABLE left
+    open) until the block ends; yields the admin endpoint of that database."""
+    admin = admin_endpoint(pg_cluster, database.dbname)
+    with admin.connect("lock-holder", autocommit=False) as holder:
+        holder.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+        try:
+            yield admin
+        finally:
+            holder.rollback()
 
 
 # Made once per cluster, even when several test modules import these fixtures (each import

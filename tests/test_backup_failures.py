@@ -18,7 +18,7 @@ import pytest
 from fixtures.pgcluster import reap_stale_clusters
 from flash_green_ops.scratchdb import PREFIX, ScratchDatabase, drop_stale, list_scratch, owner_alive, scratch_name
 from flash_green_ops import backup
-from tests.backup_fixtures import admin_endpoint, dir_entries, failures, restore_url_and_env, sql_run
+from tests.backup_fixtures import admin_endpoint, dir_entries, failures, restore_url_and_env, sql_run, table_locked
 from tests.conftest import REPO, assert_no_secrets, closed_port, run_script, wait_for
 from tests.pg_fixtures import process_alive
 from tests.test_backup_verify import env_for
@@ -28,19 +28,6 @@ def pg_dump_backend(admin) -> int | None:
     rows = sql_run(admin, "SELECT pid FROM pg_stat_activity WHERE application_name = 'flashgreen-backup-pg_dump' "
                           "AND wait_event_type = 'Lock'")
     return rows[0][0] if rows else None
-
-
-@contextlib.contextmanager
-def table_locked(pg_cluster, chinook, table: str = "track"):
-    """Another session holds ACCESS EXCLUSIVE on ``table`` of ``chinook`` (an ALTER TABLE left
-    open) until the block ends; yields the admin endpoint of that database."""
-    admin = admin_endpoint(pg_cluster, chinook.dbname)
-    with admin.connect("lock-holder", autocommit=False) as holder:
-        holder.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
-        try:
-            yield admin
-        finally:
-            holder.rollback()
 
 
 @contextlib.contextmanager

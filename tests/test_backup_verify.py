@@ -10,7 +10,7 @@ from psycopg import sql
 from fixtures.services import write_env_file
 from flash_green_ops import backup
 from flash_green_ops.findings import Status
-from tests.backup_fixtures import admin_endpoint, failures, sql_run
+from tests.backup_fixtures import failures, sql_run, table_locked
 from tests.conftest import assert_no_secrets, closed_port, run_script, wait_for
 from tests.pg_fixtures import BASE_ENV
 from tests.test_signals import SIGNALS, start_script, stopped
@@ -206,10 +206,8 @@ def test_verify_restore_blocked_on_a_lock_stops_and_leaves_no_session(sig, pg_cl
                                                                       tmp_path):
     """A verify whose read of a table waits on another session's ACCESS EXCLUSIVE lock (two
     sessions, so the waiting one may be a worker thread): every session is cancelled."""
-    admin = admin_endpoint(pg_cluster, restored.dbname)
     env_file = env_for(restored, tmp_path)
-    with admin.connect("lock-holder", autocommit=False) as holder:
-        holder.execute("LOCK TABLE track IN ACCESS EXCLUSIVE MODE")
+    with table_locked(pg_cluster, restored) as admin:
         proc = start_script("verify_restore.py", "--env-file", env_file, "--manifest",
                             chinook_backup.manifest_path, "--jobs", "2")
         try:
@@ -222,7 +220,6 @@ def test_verify_restore_blocked_on_a_lock_stops_and_leaves_no_session(sig, pg_cl
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-        holder.rollback()
     assert_no_secrets([restored.password], stdout, stderr)
     assert proc.returncode == 128 + sig, stdout + stderr
     assert stderr == f"verify_restore.py: interrupted by {sig.name}: stopped, its child processes, sessions " \
