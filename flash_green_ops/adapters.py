@@ -28,7 +28,7 @@ from flash_green_ops.context import RunContext
 from flash_green_ops.contract import Contract
 from flash_green_ops.endpoints import Adapter
 from flash_green_ops.findings import Finding, failed, passed, skipped, timed
-from flash_green_ops.neterrors import connection_reason
+from flash_green_ops.neterrors import connection_reason, verify_reason
 
 STAGE = "adapters"
 CHECKS = tuple(f"{STAGE}.{a.name}" for a in endpoints.ADAPTERS)
@@ -47,21 +47,6 @@ class ProbeError(Exception):
 def _no_auth(request):
     # An explicit (empty) auth: requests then never adds ~/.netrc credentials of its own.
     return request
-
-
-def _verify_reason(exc: BaseException) -> str | None:
-    """OpenSSL's verification message, from anywhere in an exception's chain."""
-    seen, stack = set(), [exc]
-    while stack:
-        e = stack.pop()
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
-        if isinstance(e, ssl.SSLCertVerificationError):
-            return e.verify_message or str(e.reason)
-        stack.extend([e.__cause__, e.__context__, *[a for a in e.args if isinstance(a, BaseException)],
-                      getattr(e, "reason", None) if isinstance(getattr(e, "reason", None), BaseException) else None])
-    return None
 
 
 def _ssl_context(cafile: str | None) -> ssl.SSLContext:
@@ -101,7 +86,7 @@ def http_request(method: str, url: str, cafile: str | None, timeout: float, body
                     break
             return answer.status_code, bytes(content[:MAX_BODY]), time.monotonic() - started
     except requests.exceptions.SSLError as exc:
-        reason = _verify_reason(exc)
+        reason = verify_reason(exc)
         if reason:
             raise ProbeError(f"TLS does not verify: {reason}") from None
         raise ProbeError(f"the TLS handshake failed ({connection_reason(exc)})") from None
@@ -149,7 +134,7 @@ def json_rpc(url: str, method: str, params: list, cafile: str | None, timeout: f
         except TimeoutError:
             raise ProbeError(f"{method}: no answer within {timeout:g} s (timed out)") from None
         except Exception as exc:  # noqa: BLE001 - the websockets, ssl and socket errors alike
-            raise ProbeError(f"{method}: {_verify_reason(exc) or connection_reason(exc)}") from None
+            raise ProbeError(f"{method}: {verify_reason(exc) or connection_reason(exc)}") from None
     else:
         try:
             status, raw, _ = http_request("POST", url, cafile, timeout, request)
